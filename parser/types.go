@@ -197,6 +197,15 @@ type Event struct {
 	Incomplete bool
 	Duplicates int // identical records seen again (re-reads) and counted once
 	Summary    Summary
+	// Repeats is set downstream of the parser (the plugin's collapse filter) on an event that
+	// stands for several identical ones; nil otherwise.
+	Repeats *Repeats
+}
+
+// Repeats says how many identical events an event stands for, and over what time.
+type Repeats struct {
+	Count       int
+	First, Last time.Time
 }
 
 // Unparsed is an input that is not an audit record, or could not be parsed.
