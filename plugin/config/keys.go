@@ -1,4 +1,3 @@
-// Package config parses and validates the plugin's [OUTPUT] section.
 package config
 
 // PluginName is the name the plugin registers with fluent-bit: `[OUTPUT] Name auditd_cloud_logging`.
