@@ -1,0 +1,611 @@
+package entry
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"github.com/gke-audit/auditd-cloud-logging/parser"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Labels: few and short, since every label is paid for on every entry.
+const (
+	labelTypes      = "types"      // distinct record types in order, EOE left out: "SYSCALL,EXECVE"
+	labelKeys       = "keys"       // rule keys, comma-joined
+	labelNode       = "node"       // the node the event came from
+	labelIncomplete = "incomplete" // "true" on events flushed without all their records
+	labelKind       = "kind"       // "unparsed", "lost" on entries that are not audit events
+	maxLabelValue   = 256
+)
+
+// typeSeq is the cache key of a types label: up to 8 distinct record types in order.
+type typeSeq [8]uint16
+
+const maxTypeLabels = 1024
+
+func (b *Builder) typesLabel(ev *parser.Event) string {
+	var seq typeSeq
+	n, overflow := 0, false
+outer:
+	for i := range ev.Records {
+		t := ev.Records[i].Type
+		if t == tEOE {
+			continue
+		}
+		for _, s := range seq[:n] {
+			if s == t {
+				continue outer
+			}
+		}
+		if n == len(seq) {
+			overflow = true
+			break
+		}
+		seq[n] = t
+		n++
+	}
+	if !overflow {
+		b.mu.Lock()
+		s, ok := b.typeLabels[seq]
+		b.mu.Unlock()
+		if ok {
+			return s
+		}
+	}
+	var sb strings.Builder
+	seen := make(map[uint16]bool)
+	for i := range ev.Records {
+		t := ev.Records[i].Type
+		if t == tEOE || seen[t] {
+			continue
+		}
+		seen[t] = true
+		name := parser.TypeName(t)
+		if sb.Len()+len(name)+1 > maxLabelValue {
+			break
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(name)
+	}
+	s := sb.String()
+	if !overflow {
+		b.mu.Lock()
+		if len(b.typeLabels) < maxTypeLabels {
+			b.typeLabels[seq] = s
+		}
+		b.mu.Unlock()
+	}
+	return s
+}
+
+func (b *Builder) eventLabels(ev *parser.Event, node string) (map[string]string, int) {
+	n := 1
+	if len(ev.Summary.Keys) > 0 {
+		n++
+	}
+	if node != "" {
+		n++
+	}
+	if ev.Incomplete {
+		n++
+	}
+	m := make(map[string]string, n)
+	cost := 0
+	add := func(k, v string) {
+		m[k] = v
+		cost += fieldSize(len(k), len(v))
+	}
+	if t := b.typesLabel(ev); t != "" {
+		add(labelTypes, t)
+	}
+	if keys := ev.Summary.Keys; len(keys) == 1 {
+		add(labelKeys, clean(cutUTF8(keys[0], maxLabelValue)))
+	} else if len(keys) > 1 {
+		add(labelKeys, clean(cutUTF8(strings.Join(keys, ","), maxLabelValue)))
+	}
+	if node != "" {
+		add(labelNode, node)
+	}
+	if ev.Incomplete {
+		add(labelIncomplete, "true")
+	}
+	return m, cost
+}
+
+// plan says what to cut from an event whose entry would exceed the cap. Fields are -1 (or
+// an empty range) when nothing is cut.
+type plan struct {
+	truncated  bool
+	rawLimit   int    // bytes kept of each raw text
+	argvCut    [2]int // arguments [lo, hi) left out
+	argLimit   int    // bytes kept of each remaining argument
+	valLimit   int    // bytes kept of each record field value
+	fieldLimit int    // estimated bytes kept of each record's fields
+	recCut     [2]int // records [lo, hi) left out
+}
+
+func noPlan() plan { return plan{rawLimit: -1, argLimit: -1, valLimit: -1, fieldLimit: -1} }
+
+func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
+	key := ev.Key
+	if key.Node == "" {
+		key.Node = b.o.NodeName
+	}
+	node := clean(cutUTF8(key.Node, maxLabelValue))
+	en, e := b.start(a, ev.Key.Time(), InsertID(key), SeverityOf(ev))
+	labels, est := b.eventLabels(ev, node)
+	e.Labels = labels
+	est += costEntry
+
+	// Interpreted values first: their lengths decide whether anything has to be cut.
+	vals := a.vals[:0]
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		for j := range r.Fields {
+			vals = append(vals, interpret(r, &r.Fields[j], b.o.Names))
+		}
+	}
+	a.vals = vals
+	defer clear(vals) // the pooled scratch must not keep this event's strings alive
+
+	argv := ev.Summary.Argv
+	for i, s := range argv {
+		if c := clean(s); len(c) != len(s) {
+			argv = cleanAll(argv, i)
+			break
+		}
+	}
+
+	en.s.Fields = make(map[string]*structpb.Value, 20)
+	root := obj{a: a, m: en.s.Fields, est: &est}
+	proc, title, cut := b.eventFixed(root, ev, node, argv)
+
+	pl := b.plan(ev, vals, argv, b.max-est)
+	if pl.truncated || cut {
+		root.boolean(kTruncated, true)
+	}
+	b.argv(proc, ev, argv, title, &pl)
+	b.records(root, ev, vals, &pl)
+
+	if (pl.truncated || est > b.max) && proto.Size(e) > b.max {
+		// The fixed part alone (paths, keys, ...) is over the cap, or the estimate was
+		// wrong: fall back to the emergency form rather than send an entry the API refuses.
+		b.emergency(a, en, ev, node)
+	}
+	return e
+}
+
+// interpret returns the ausearch -i form of a field for the payload. ausearch prints the
+// fields it leaves alone with their double quotes (dev="sda1"); in JSON those quotes would
+// only be noise, so a quoted value that was not interpreted is stored bare.
+func interpret(r *parser.Record, f *parser.Field, names *parser.Names) string {
+	v := parser.Interpret(r, f, names)
+	if f.Quoted && len(v) == len(f.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && v[1:len(v)-1] == f.Value {
+		v = f.Value
+	}
+	return clean(v)
+}
+
+func cleanAll(in []string, from int) []string {
+	out := make([]string, len(in))
+	copy(out, in[:from])
+	for i := from; i < len(in); i++ {
+		out[i] = clean(in[i])
+	}
+	return out
+}
+
+// eventFixed writes every payload field except argv and records, and returns the process
+// object (argv is added to it after planning) and whether a title was written.
+func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
+	sm := &ev.Summary
+	root.str(kSummary, clean(SummaryLine(ev)))
+	if m := mainRecord(ev); m != nil {
+		root.str(kType, parser.TypeName(m.Type))
+	}
+	root.num(kSerial, float64(ev.Key.Serial))
+	root.str(kNode, node)
+	root.str(kBootID, clean(cutUTF8(ev.Key.BootID, 256)))
+	if ev.Incomplete {
+		root.boolean(kIncomplete, true)
+		root.str(kCompletion, ev.Reason.String())
+	}
+
+	// process
+	title = sm.Title != "" && !titleRedundant(sm.Title, argv)
+	n := count(sm.PID != "", sm.PPID != "", sm.Exe != "", sm.Comm != "", sm.Cwd != "", title,
+		len(argv) > 0, sm.Argc > 0, sm.ArgvMarker != nil)
+	if n > 0 {
+		// argv_truncated may be added by the planner: room for one more.
+		proc = root.child(kProcess, n+1)
+		proc.numOrStr("pid", sm.PID)
+		proc.numOrStr("ppid", sm.PPID)
+		proc.str("exe", fit(sm.Exe, &cut))
+		proc.str("comm", fit(sm.Comm, &cut))
+		proc.str("cwd", fit(sm.Cwd, &cut))
+		if title {
+			proc.str("title", fit(sm.Title, &cut))
+		}
+		if sm.Argc > 0 {
+			proc.num("argc", float64(sm.Argc))
+		}
+	}
+
+	cut = userObj(root, sm)
+
+	// syscall, or the result of a user-space event
+	if sm.Syscall != "" {
+		sc := root.child(kSyscall, count(true, sm.Arch != "", sm.Success != "", sm.Exit != "", sm.ExitName != ""))
+		sc.str("name", fit(sm.Syscall, &cut))
+		sc.str("arch", fit(sm.Arch, &cut))
+		switch sm.Success {
+		case "yes":
+			sc.boolean("success", true)
+		case "no":
+			sc.boolean("success", false)
+		}
+		sc.numOrStr("exit", sm.Exit)
+		sc.str("exit_name", fit(sm.ExitName, &cut))
+	} else {
+		switch sm.Success {
+		case "yes":
+			root.str(kResult, "success")
+		case "no":
+			root.str(kResult, "failed")
+		}
+	}
+
+	if paths := sm.Paths; len(paths) > 0 {
+		// A syscall names a handful of paths; the cap only matters for hostile input.
+		lo, hi := len(paths), len(paths)
+		if len(paths) > maxPaths {
+			lo, hi = maxPaths/2, len(paths)-maxPaths/2+1
+			cut = true
+		}
+		l := root.list(kPaths, len(paths)-(hi-lo)+1)
+		for i := 0; i < len(paths); i++ {
+			if i == lo {
+				po := root.elem(l, 1)
+				po.str("name", "[... "+strconv.Itoa(hi-lo)+" paths left out ...]")
+				i = hi - 1
+				continue
+			}
+			p := &paths[i]
+			po := root.elem(l, count(p.Name != "", p.Nametype != ""))
+			po.str("name", fit(p.Name, &cut))
+			po.str("nametype", fit(p.Nametype, &cut))
+		}
+	}
+	if p := sm.Peer; p != nil {
+		po := root.child(kPeer, count(p.Family != "", p.Addr != "", p.Port != 0, p.Addr == "" && p.Raw != ""))
+		po.str("family", fit(p.Family, &cut))
+		po.str("addr", fit(p.Addr, &cut))
+		if p.Port != 0 {
+			po.num("port", float64(p.Port))
+		}
+		if p.Addr == "" {
+			po.str("raw", fit(p.Raw, &cut))
+		}
+	}
+	if keys := sm.Keys; len(keys) > 0 {
+		if len(keys) > maxKeys {
+			keys, cut = keys[:maxKeys], true
+		}
+		l := root.list(kKeys, len(keys))
+		for _, k := range keys {
+			k = fit(k, &cut)
+			l.Values = append(l.Values, root.a.str(k))
+			*root.est += elemSize(strValueSize(len(k)))
+		}
+	}
+	if sm.TTY != "(none)" && sm.TTY != "?" {
+		root.str(kTTY, fit(sm.TTY, &cut))
+	}
+	switch sm.Ses {
+	case "", "4294967295", "-1", "unset":
+	default:
+		root.numOrStr(kSes, sm.Ses)
+	}
+	root.str(kTerminal, fit(known(sm.Terminal), &cut))
+	root.str(kHostname, fit(known(sm.Hostname), &cut))
+	root.str(kOp, fit(known(sm.Op), &cut))
+	if r := ev.Repeats; r != nil {
+		ro := root.child(kRepeats, 3)
+		ro.num("count", float64(r.Count))
+		ro.str("first", r.First.UTC().Format(time.RFC3339Nano))
+		ro.str("last", r.Last.UTC().Format(time.RFC3339Nano))
+	}
+	return proc, title, cut
+}
+
+func userObj(root obj, sm *parser.Summary) (cut bool) {
+	n := count(sm.AUID.Set, sm.AUID.Set && (sm.AUID.Name != "" || sm.AUID.Unset),
+		sm.UID.Set, sm.UID.Set && sm.UID.Name != "",
+		sm.EUID.Set, sm.EUID.Set && sm.EUID.Name != "",
+		sm.GID.Set, sm.GID.Set && sm.GID.Name != "", sm.Acct != "")
+	if n == 0 {
+		return false
+	}
+	u := root.child(kUser, n)
+	u.id("auid", "auid_name", sm.AUID)
+	u.id("uid", "uid_name", sm.UID)
+	u.id("euid", "euid_name", sm.EUID)
+	u.id("gid", "gid_name", sm.GID)
+	u.str("acct", fit(sm.Acct, &cut))
+	return cut
+}
+
+// known drops the "?" audit writes for an unknown value.
+func known(s string) string {
+	if s == "?" {
+		return ""
+	}
+	return s
+}
+
+// Bounds on the payload's summary fields. Real values are far smaller (PATH_MAX is 4096, a
+// syscall names a few paths); the bounds keep hostile input from pushing the fixed part of
+// an entry over the cap, where only the emergency form would be left.
+const (
+	maxValue = 4096
+	maxPaths = 64
+	maxKeys  = 64
+)
+
+// fit cleans s and cuts it to maxValue bytes with a marker, setting *cut when it does.
+func fit(s string, cut *bool) string {
+	if len(s) > maxValue+markerBytes {
+		*cut = true
+		s = truncated(s, maxValue)
+	}
+	return clean(s)
+}
+
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// titleRedundant reports a proctitle that adds nothing to argv: the kernel records the
+// first 128 bytes of the command line, which after an execve is argv joined by spaces.
+func titleRedundant(title string, argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	rest := title
+	for i, a := range argv {
+		if i > 0 {
+			if rest == "" {
+				return true
+			}
+			if rest[0] != ' ' {
+				return false
+			}
+			rest = rest[1:]
+		}
+		if len(rest) <= len(a) {
+			return strings.HasPrefix(a, rest)
+		}
+		if rest[:len(a)] != a {
+			return false
+		}
+		rest = rest[len(a):]
+	}
+	return rest == ""
+}
+
+// id writes a user or group id as a number and its name beside it: {"uid": 0, "uid_name":
+// "root"}. An id that was never set (4294967295) keeps its number and is named "unset",
+// as ausearch -i shows it.
+func (o obj) id(numKey, nameKey string, id parser.ID) {
+	if !id.Set {
+		return
+	}
+	o.num(numKey, float64(id.Num))
+	switch {
+	case id.Unset:
+		o.str(nameKey, "unset")
+	case id.Name != "":
+		o.str(nameKey, clean(cutUTF8(id.Name, 256)))
+	}
+}
+
+// elem appends an object to list l.
+func (o obj) elem(l *structpb.ListValue, size int) obj {
+	v, m := o.a.object(size)
+	l.Values = append(l.Values, v)
+	*o.est += costElem
+	return obj{a: o.a, m: m, est: o.est}
+}
+
+func (b *Builder) argv(proc obj, ev *parser.Event, argv []string, title bool, pl *plan) {
+	sm := &ev.Summary
+	left, leftBytes := 0, 0
+	if sm.ArgvMarker != nil {
+		left, leftBytes = sm.ArgvMarker.Args, sm.ArgvMarker.Bytes
+	}
+	if len(argv) > 0 {
+		cut := pl.argvCut
+		n := len(argv)
+		if cut[1] > cut[0] {
+			n = n - (cut[1] - cut[0]) + 1
+		}
+		l := proc.list("argv", n)
+		for i := 0; i < len(argv); i++ {
+			if i == cut[0] && cut[1] > cut[0] {
+				dropped := 0
+				for _, s := range argv[cut[0]:cut[1]] {
+					dropped += len(s)
+				}
+				m := argvMarker(cut[1]-cut[0], dropped)
+				l.Values = append(l.Values, proc.a.str(m))
+				*proc.est += elemSize(strValueSize(len(m)))
+				left += cut[1] - cut[0]
+				leftBytes += dropped
+				i = cut[1] - 1
+				continue
+			}
+			s := argv[i]
+			if pl.argLimit >= 0 && len(s) > pl.argLimit+markerBytes {
+				leftBytes += len(s) - len(cutUTF8(s, pl.argLimit))
+				s = truncated(s, pl.argLimit)
+			}
+			l.Values = append(l.Values, proc.a.str(s))
+			*proc.est += elemSize(strValueSize(len(s)))
+		}
+	}
+	if left > 0 || leftBytes > 0 {
+		t := proc.child("argv_truncated", 2)
+		t.num("args", float64(left))
+		t.num("bytes", float64(leftBytes))
+	}
+}
+
+// argvMarker is the argument put where arguments were left out of the middle.
+func argvMarker(args, bytes int) string {
+	return "[... " + strconv.Itoa(args) + " arguments, " + strconv.Itoa(bytes) + " bytes left out ...]"
+}
+
+// truncated cuts s to at most n bytes (at a rune boundary) and says how much was cut.
+func truncated(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	c := cutUTF8(s, n)
+	return c + "…[truncated " + strconv.Itoa(len(s)-len(c)) + " bytes]"
+}
+
+func (b *Builder) records(root obj, ev *parser.Event, vals []string, pl *plan) {
+	if len(ev.Records) == 0 {
+		return
+	}
+	cut := pl.recCut
+	n := len(ev.Records)
+	if cut[1] > cut[0] {
+		n = n - (cut[1] - cut[0]) + 1
+	}
+	l := root.list(kRecords, n)
+	off := 0
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		rv := vals[off : off+len(r.Fields)]
+		off += len(r.Fields)
+		if i >= cut[0] && i < cut[1] {
+			if i == cut[0] {
+				bytes := 0
+				for k := cut[0]; k < cut[1]; k++ {
+					bytes += len(ev.Records[k].Text)
+				}
+				mo := root.elem(l, 1)
+				mo.str("truncated", "[... "+strconv.Itoa(cut[1]-cut[0])+" records, "+strconv.Itoa(bytes)+" bytes of raw text left out ...]")
+			}
+			continue
+		}
+		raw := ""
+		if b.o.IncludeRaw {
+			raw = clean(r.Text)
+			if pl.rawLimit >= 0 && len(raw) > pl.rawLimit+markerBytes {
+				raw = truncated(raw, pl.rawLimit)
+			}
+		}
+		ro := root.elem(l, count(true, len(r.Fields) > 0, raw != ""))
+		ro.str(kType, parser.TypeName(r.Type))
+		if len(r.Fields) > 0 {
+			b.fields(ro, r, rv, pl)
+		}
+		ro.str(kRaw, raw)
+	}
+}
+
+func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
+	keep := len(r.Fields)
+	if pl.fieldLimit >= 0 {
+		used := 0
+		for j := range r.Fields {
+			c := fieldSize(len(r.Fields[j].Key), strValueSize(valLen(vals[j], pl)))
+			if used+c > pl.fieldLimit {
+				keep = j
+				break
+			}
+			used += c
+		}
+	}
+	size := keep
+	if keep < len(r.Fields) {
+		size++
+	}
+	fo := ro.child(kFields, size)
+	for j := 0; j < keep; j++ {
+		k := clean(r.Fields[j].Key)
+		v := vals[j]
+		if pl.valLimit >= 0 && len(v) > pl.valLimit+markerBytes {
+			v = truncated(v, pl.valLimit)
+		}
+		n := len(fo.m)
+		fo.m[k] = fo.a.str(v)
+		*fo.est += fieldSize(len(k), strValueSize(len(v)))
+		if len(fo.m) == n {
+			// A repeated key overwrote an earlier value (checking the length instead of
+			// looking the key up first keeps the common path to one map operation).
+			fieldsWithRepeats(fo, r, vals, keep, pl)
+			break
+		}
+	}
+	if keep < len(r.Fields) {
+		bytes := 0
+		for j := keep; j < len(r.Fields); j++ {
+			bytes += len(r.Fields[j].Key) + 1 + len(vals[j])
+		}
+		fo.str("_truncated", "[... "+strconv.Itoa(len(r.Fields)-keep)+" fields, "+strconv.Itoa(bytes)+" bytes left out ...]")
+	}
+}
+
+// fieldsWithRepeats rebuilds fo for a record that repeats keys: the second and later
+// occurrences are stored as key_2, key_3... (a map cannot hold both, and dropping one would
+// lose it silently). Linear in the number of fields, whatever the input repeats.
+func fieldsWithRepeats(fo obj, r *parser.Record, vals []string, keep int, pl *plan) {
+	clear(fo.m)
+	seen := make(map[string]int, keep)
+	for j := 0; j < keep; j++ {
+		k := clean(r.Fields[j].Key)
+		if n := seen[k]; n > 0 {
+			base := k
+			for {
+				n++
+				k = base + "_" + strconv.Itoa(n)
+				if _, taken := seen[k]; !taken {
+					break
+				}
+			}
+			seen[base] = n
+		}
+		seen[k] = max(seen[k], 1)
+		v := truncatedVal(vals[j], pl)
+		fo.m[k] = fo.a.str(v)
+		*fo.est += fieldSize(len(k), strValueSize(len(v)))
+	}
+}
+
+func truncatedVal(v string, pl *plan) string {
+	if pl.valLimit >= 0 && len(v) > pl.valLimit+markerBytes {
+		return truncated(v, pl.valLimit)
+	}
+	return v
+}
+
+func valLen(v string, pl *plan) int {
+	if pl.valLimit >= 0 && len(v) > pl.valLimit+markerBytes {
+		return pl.valLimit + markerBytes
+	}
+	return len(v)
+}

@@ -1,0 +1,72 @@
+package entry
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+
+	"github.com/gke-audit/auditd-cloud-logging/parser"
+)
+
+// Insert ids are 22 characters: base64url (no padding) of the first 16 bytes of a SHA-256
+// over an unambiguous encoding of what identifies the item. 128 bits make a collision
+// between distinct events irrelevant in practice, and Cloud Logging only de-duplicates
+// entries whose insertId AND timestamp are equal, which narrows it further. SHA-256 is
+// hardware-accelerated on current x86 and arm64 (about 100 ns here) and needs no dependency.
+//
+// Each kind of item has its own domain byte so an event can never share an id with an
+// unparsed input or a lost-events notice.
+const (
+	domainEvent    = 'e'
+	domainUnparsed = 'u'
+	domainLost     = 'l'
+)
+
+// InsertID returns the stable insertId of the event with key k: a re-sent event (fluent-bit
+// replaying a chunk after FLB_RETRY) gets the same id and is de-duplicated by Cloud Logging.
+// Node, boot id, millisecond timestamp and serial all go in: serials restart at boot and are
+// only unique per node.
+func InsertID(k parser.EventKey) string {
+	var buf [96]byte
+	b := append(buf[:0], domainEvent)
+	b = appendLenString(b, k.Node)
+	b = appendLenString(b, k.BootID)
+	b = binary.BigEndian.AppendUint64(b, uint64(k.UnixMilli))
+	b = binary.BigEndian.AppendUint64(b, k.Serial)
+	return hashID(b)
+}
+
+// unparsedID identifies an unparsed input by its node, text and time: the same line read
+// again (a replayed chunk) gets the same id.
+func unparsedID(u *parser.Unparsed) string {
+	var buf [256]byte
+	b := append(buf[:0], domainUnparsed)
+	b = appendLenString(b, u.Node)
+	b = binary.BigEndian.AppendUint64(b, uint64(u.Time.UnixNano()))
+	b = appendLenString(b, u.Text)
+	return hashID(b)
+}
+
+// lostID identifies a lost-events notice by its stream (node, boot) and serial range.
+func lostID(l *parser.Lost) string {
+	var buf [96]byte
+	b := append(buf[:0], domainLost)
+	b = appendLenString(b, l.Node)
+	b = appendLenString(b, l.BootID)
+	b = binary.BigEndian.AppendUint64(b, l.From)
+	b = binary.BigEndian.AppendUint64(b, l.To)
+	return hashID(b)
+}
+
+// appendLenString writes s length-prefixed, so ("ab","c") and ("a","bc") differ.
+func appendLenString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func hashID(b []byte) string {
+	sum := sha256.Sum256(b)
+	var out [22]byte
+	base64.RawURLEncoding.Encode(out[:], sum[:16])
+	return string(out[:])
+}
