@@ -1,0 +1,487 @@
+// Package output is one plugin instance ([OUTPUT] section): fluent-bit chunks in, Cloud Logging
+// writes out. It ties chunk decoding, the parser's assembler, the entry builder and the delivery
+// writer together and decides what each flush answers fluent-bit.
+//
+// # Delivery model (at least once, matched to fluent-bit's retries)
+//
+// Flush decodes the chunk, feeds every record to the assembler, turns every ready item into an
+// entry, appends the entries to the pending queue and writes the whole queue:
+//
+//   - everything written → OK.
+//   - a retryable failure → the unsent entries stay at the front of the queue and the flush
+//     answers RETRY. fluent-bit keeps the chunk and replays it later; the replay's records are
+//     recognised by the assembler as duplicates (in flight or recently emitted), so nothing is
+//     fed twice, and the queued entries (same insertIds) are written first.
+//   - entries refused for good (per-entry errors, or a whole request Cloud Logging will never
+//     accept) are logged one by one with their reason and counted as Rejected; the flush still
+//     answers OK when nothing is left unsent. FLB_ERROR would make fluent-bit drop the chunk
+//     and count its records as dropped, but by then those records are already in the
+//     assembler (some still in flight, to be shipped by a later write) and the refused entries
+//     usually come from earlier chunks: ERROR would drop nothing and misreport what was lost.
+//     The loss is reported where it happens, in our log line and counter.
+//   - the queue is bounded (entries and bytes). When it is full the flush first tries to write
+//     it; if that fails the chunk is answered RETRY without being read, which pushes back on
+//     fluent-bit's buffer (filesystem storage in the shipped config) instead of dropping.
+//
+// Events completed by time alone (the quiet window, the hard timeout) are drained and written
+// by a background ticker without waiting for another chunk; after a failed write the ticker
+// backs off. Close drains everything (incomplete events flagged), writes it within the caller's
+// bound and logs what could not be sent.
+//
+// Records still in flight in the assembler and entries in the queue live in memory: a crash
+// loses them (fluent-bit has already been told OK for their chunks). The bounds keep that
+// window small: MaxEventsInFlight events and at most the pending queue.
+package output
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gke-audit/auditd-cloud-logging/parser"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/chunk"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/delivery"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/entry"
+)
+
+// Log levels passed to logf, in fluent-bit's spelling.
+const (
+	LevelError = "error"
+	LevelWarn  = "warn"
+	LevelInfo  = "info"
+	LevelDebug = "debug"
+)
+
+// Bounds of the pending queue. 64 MiB is ~8 maximum-size requests: enough to ride out a
+// short outage without holding fluent-bit back, small next to a node's memory.
+const (
+	DefaultMaxPendingBytes   = 64 << 20
+	DefaultMaxPendingEntries = 200_000
+	namesCacheEntries        = 4096
+	unparsedSeenWindow       = 8192
+	minTick, maxTick         = 10 * time.Millisecond, time.Second
+	minBackoff, maxBackoff   = time.Second, 30 * time.Second
+)
+
+// Counters are one instance's running counts, in one place so they can become metrics.
+type Counters struct {
+	RecordsIn     uint64 // inputs decoded from chunks: records (journal, line, other) and malformed items
+	Malformed     uint64 // of which msgpack that was not a valid fluent-bit record
+	Unparsed      uint64 // inputs shipped as Unparsed entries (not audit, parse error, malformed)
+	Groups        uint64 // fluent-bit group markers skipped
+	Duplicates    uint64 // records the assembler recognised as already seen (re-reads, chunk replays)
+	UnparsedDups  uint64 // unparsed inputs seen again in a replayed chunk, shipped once
+	EventsOut     uint64 // events assembled
+	Incomplete    uint64 // of which flushed without evidence that all their records arrived
+	Lost          uint64 // serials the assembler reported missing (events lost before us)
+	Entries       uint64 // entries built
+	Written       uint64 // entries accepted by Cloud Logging
+	BytesWritten  uint64 // request bytes accepted
+	Rejected      uint64 // entries refused for good, each logged with its reason
+	Unsendable    uint64 // entries still unsent when Close's bound ran out (logged)
+	Retries       uint64 // flushes answered RETRY
+	Backpressure  uint64 // of which refused without reading the chunk because the queue was full
+	Pending       int    // entries waiting to be written now
+	PendingBytes  int    // their size
+	InFlight      int    // events being assembled now
+	WriteFailures uint64 // Write calls that ended in Retry
+}
+
+// Instance is one [OUTPUT] section's state. Flush and Close may be called from several
+// goroutines (fluent-bit Workers N).
+type Instance struct {
+	cfg  config.Config
+	w    delivery.Writer
+	logf func(level, msg string)
+	now  func() time.Time
+
+	// mu guards everything below it; wmu serialises writes so entries leave in order and a
+	// failed batch goes back to the front of the queue before anything else is sent.
+	wmu sync.Mutex
+	mu  sync.Mutex
+
+	asm          *parser.Assembler
+	builder      *entry.Builder
+	pending      []*loggingpb.LogEntry
+	pendingBytes int
+	writing      int // bytes of the batch being written (still counts against the bound)
+	items        []parser.Item
+	c            Counters
+	closed       bool
+	nextTry      time.Time // the ticker's next write attempt after a failure
+	backoff      time.Duration
+	lastPressure time.Time
+
+	unparsedSeed maphash.Seed
+	unparsedSeen map[uint64]struct{}
+	unparsedRing []uint64
+	unparsedPos  int
+
+	maxPendingBytes, maxPendingEntries int
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New creates an instance for a parsed and resolved configuration and starts its background
+// ticker. logf receives every log line with its level.
+func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*Instance, error) {
+	if w == nil {
+		return nil, fmt.Errorf("output: no writer")
+	}
+	if logf == nil {
+		logf = func(string, string) {}
+	}
+	var names *parser.Names
+	if cfg.PasswdFile != "" || cfg.GroupFile != "" {
+		n, err := parser.NewNames(cfg.PasswdFile, cfg.GroupFile, namesCacheEntries)
+		if err != nil {
+			return nil, fmt.Errorf("Passwd_File %q / Group_File %q: %w", cfg.PasswdFile, cfg.GroupFile, err)
+		}
+		names = n
+	}
+	i := &Instance{
+		cfg:  cfg,
+		w:    w,
+		logf: logf,
+		now:  time.Now,
+		asm: parser.NewAssembler(parser.AssemblerConfig{
+			Quiet:        cfg.EventQuiet,
+			Timeout:      cfg.EventTimeout,
+			MaxInFlight:  cfg.MaxEventsInFlight,
+			ArgvMaxBytes: cfg.ArgvMaxBytes,
+			Names:        names,
+		}),
+		builder: entry.NewBuilder(entry.Options{
+			IncludeRaw: cfg.IncludeRaw,
+			NodeName:   cfg.NodeName,
+			Names:      names,
+		}),
+		unparsedSeed:      maphash.MakeSeed(),
+		unparsedSeen:      make(map[uint64]struct{}, unparsedSeenWindow),
+		unparsedRing:      make([]uint64, unparsedSeenWindow),
+		maxPendingBytes:   DefaultMaxPendingBytes,
+		maxPendingEntries: DefaultMaxPendingEntries,
+		stop:              make(chan struct{}),
+		done:              make(chan struct{}),
+	}
+	quiet := cfg.EventQuiet
+	if quiet <= 0 {
+		quiet = parser.DefaultQuiet
+	}
+	go i.run(min(max(quiet/2, minTick), maxTick))
+	return i, nil
+}
+
+// Counters returns a snapshot of the running counts.
+func (i *Instance) Counters() Counters {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	c := i.c
+	st := i.asm.Stats()
+	c.Duplicates = st.Duplicates
+	c.Lost = st.Lost
+	c.InFlight = st.InFlight
+	c.Pending = len(i.pending)
+	c.PendingBytes = i.pendingBytes
+	return c
+}
+
+// Flush handles one chunk and says what fluent-bit should do with it.
+func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		i.logf(LevelError, "flush after exit: chunk of "+tag+" left to fluent-bit (RETRY)")
+		return delivery.Retry
+	}
+	full := i.fullLocked()
+	i.mu.Unlock()
+
+	if full {
+		// Make room first; if the queue cannot drain, leave the chunk with fluent-bit.
+		if out := i.write(context.Background()); out != delivery.OK {
+			i.mu.Lock()
+			defer i.mu.Unlock()
+			i.c.Retries++
+			i.c.Backpressure++
+			if now := i.now(); now.Sub(i.lastPressure) >= 10*time.Second {
+				i.lastPressure = now
+				i.logf(LevelWarn, fmt.Sprintf("pending queue full (%d entries, %d bytes; bounds %d / %d) and Cloud Logging "+
+					"is not accepting writes: chunks stay in fluent-bit's buffer (RETRY) until it does",
+					len(i.pending), i.pendingBytes+i.writing, i.maxPendingEntries, i.maxPendingBytes))
+			}
+			return delivery.Retry
+		}
+	}
+
+	i.mu.Lock()
+	now := i.now()
+	st := chunk.Decode(data, func(ts time.Time, in chunk.Input) { i.addLocked(ts, in, now) })
+	i.c.RecordsIn += uint64(st.Records + st.Malformed)
+	i.c.Malformed += uint64(st.Malformed)
+	i.c.Groups += uint64(st.Groups)
+	if st.Malformed > 0 {
+		i.logf(LevelWarn, fmt.Sprintf("chunk of %s: %d malformed msgpack records (shipped as unparsed entries), "+
+			"%d undecodable trailing bytes", tag, st.Malformed, st.TrailingBytes))
+	}
+	i.drainLocked(now)
+	i.mu.Unlock()
+
+	out := i.write(context.Background())
+	if out == delivery.Retry {
+		i.mu.Lock()
+		i.c.Retries++
+		i.mu.Unlock()
+	}
+	return out
+}
+
+func (i *Instance) addLocked(ts time.Time, in chunk.Input, now time.Time) {
+	rec, u := in.Parse(ts)
+	if u == nil {
+		i.asm.Add(rec, now)
+		return
+	}
+	// The assembler passes unparsed inputs straight through; a replayed chunk would ship
+	// them twice, so remember recent ones here.
+	if !i.firstUnparsedLocked(u, in.Kind == chunk.KindMalformed) {
+		i.c.UnparsedDups++
+		return
+	}
+	if u.Time.IsZero() {
+		u.Time = now
+	}
+	i.c.Unparsed++
+	i.asm.AddUnparsed(*u)
+}
+
+func (i *Instance) firstUnparsedLocked(u *parser.Unparsed, malformed bool) bool {
+	var h maphash.Hash
+	h.SetSeed(i.unparsedSeed)
+	h.WriteString(u.Text)
+	h.WriteByte(0)
+	h.WriteString(u.Reason)
+	h.WriteByte(0)
+	h.WriteString(u.Node)
+	if !malformed { // a malformed record has no time of its own
+		var b [8]byte
+		n := u.Time.UnixNano()
+		for k := range b {
+			b[k] = byte(n >> (8 * k))
+		}
+		h.Write(b[:])
+	}
+	k := h.Sum64()
+	if _, ok := i.unparsedSeen[k]; ok {
+		return false
+	}
+	old := i.unparsedRing[i.unparsedPos]
+	if old != 0 {
+		delete(i.unparsedSeen, old)
+	}
+	i.unparsedRing[i.unparsedPos] = k
+	i.unparsedPos = (i.unparsedPos + 1) % len(i.unparsedRing)
+	i.unparsedSeen[k] = struct{}{}
+	return true
+}
+
+func (i *Instance) fullLocked() bool {
+	return len(i.pending) >= i.maxPendingEntries || i.pendingBytes+i.writing >= i.maxPendingBytes
+}
+
+// drainLocked moves ready items into the pending queue as entries.
+func (i *Instance) drainLocked(now time.Time) {
+	i.items = i.asm.Drain(now, i.items[:0])
+	i.queueItemsLocked()
+}
+
+func (i *Instance) queueItemsLocked() {
+	for k, it := range i.items {
+		switch it.Kind {
+		case parser.ItemEvent:
+			i.c.EventsOut++
+			if it.Event.Incomplete {
+				i.c.Incomplete++
+			}
+		case parser.ItemLost:
+			i.logf(LevelWarn, fmt.Sprintf("audit events lost before reaching the plugin: serials %d..%d (%d) of node %q boot %q",
+				it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID))
+		}
+		e := i.builder.Build(it)
+		est := estimateSize(it)
+		i.items[k] = parser.Item{} // let the event go once its entry exists
+		if e == nil {
+			continue
+		}
+		i.c.Entries++
+		i.pending = append(i.pending, e)
+		i.pendingBytes += est
+	}
+}
+
+// estimateSize guesses an entry's encoded size from its item. proto.Size would be exact, but
+// on Struct payloads it walks every map through reflection (tens of allocations per entry) and
+// the writer measures each entry again when it splits requests; the queue bound only needs
+// the order of magnitude. The payload holds each record's fields decoded plus structure, so
+// about twice the record text, and never more than the entry cap.
+func estimateSize(it parser.Item) int {
+	n := 512
+	switch {
+	case it.Event != nil:
+		for r := range it.Event.Records {
+			n += 2*len(it.Event.Records[r].Text) + 64
+		}
+	case it.Unparsed != nil:
+		n += 2*len(it.Unparsed.Text) + len(it.Unparsed.Reason)
+	}
+	return min(n, entry.DefaultMaxEntryBytes)
+}
+
+// write sends the whole pending queue once. Concurrent callers queue on wmu; whoever holds it
+// sends everything pending at that moment, including entries other flushes added.
+func (i *Instance) write(ctx context.Context) delivery.Outcome {
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	return i.writeHeld(ctx)
+}
+
+func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
+	i.mu.Lock()
+	batch := i.pending
+	bytes := i.pendingBytes
+	i.pending, i.pendingBytes = nil, 0
+	i.writing = bytes
+	i.mu.Unlock()
+	if len(batch) == 0 {
+		i.mu.Lock()
+		i.writing = 0
+		i.mu.Unlock()
+		return delivery.OK
+	}
+
+	res := i.w.Write(ctx, batch)
+
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.writing = 0
+	i.c.Written += uint64(res.Written)
+	i.c.BytesWritten += uint64(res.Bytes)
+	for _, r := range res.Rejected {
+		i.c.Rejected++
+		i.logf(LevelError, fmt.Sprintf("entry %s (%s) refused by Cloud Logging and dropped: %s",
+			r.Entry.GetInsertId(), r.Entry.GetTimestamp().AsTime().Format(time.RFC3339Nano), r.Reason))
+	}
+	if res.Outcome == delivery.Drop {
+		i.logf(LevelError, fmt.Sprintf("write refused for good, %d entries dropped: %v", len(res.Rejected), res.Err))
+	}
+	if len(res.Unsent) == 0 {
+		i.backoff = 0
+		i.nextTry = time.Time{}
+		return delivery.OK
+	}
+	// Unsent entries go back in front of anything queued meanwhile, in their original order.
+	// Measured exactly here: this is the failure path.
+	unsentBytes := 0
+	for _, e := range res.Unsent {
+		unsentBytes += proto.Size(e)
+	}
+	i.pending = append(res.Unsent[:len(res.Unsent):len(res.Unsent)], i.pending...)
+	i.pendingBytes += unsentBytes
+	i.c.WriteFailures++
+	i.backoff = min(max(i.backoff*2, minBackoff), maxBackoff)
+	i.nextTry = i.now().Add(i.backoff)
+	level := LevelWarn
+	if delivery.IsAuthError(res.Err) {
+		level = LevelError // usually IAM: say so loudly, every time
+	}
+	i.logf(level, fmt.Sprintf("write failed, %d entries kept for retry (%d written): %v",
+		len(res.Unsent), res.Written, res.Err))
+	return delivery.Retry
+}
+
+// run drains events completed by time and writes them without waiting for another chunk.
+func (i *Instance) run(every time.Duration) {
+	defer close(i.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-i.stop:
+			return
+		case <-t.C:
+		}
+		i.mu.Lock()
+		now := i.now()
+		i.drainLocked(now)
+		due := len(i.pending) > 0 && !now.Before(i.nextTry)
+		i.mu.Unlock()
+		// A flush holding wmu is already sending the queue; try again next tick.
+		if due && i.wmu.TryLock() {
+			i.writeHeld(context.Background())
+			i.wmu.Unlock()
+		}
+	}
+}
+
+// Close stops the ticker, flushes every event still being assembled (incomplete ones flagged),
+// writes the queue within ctx and logs what could not be sent. Further flushes answer RETRY.
+func (i *Instance) Close(ctx context.Context) {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return
+	}
+	i.closed = true
+	i.mu.Unlock()
+	close(i.stop)
+	<-i.done
+
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	i.mu.Lock()
+	i.drainLocked(i.now())
+	i.items = i.asm.DrainAll(i.items[:0])
+	i.queueItemsLocked()
+	i.mu.Unlock()
+
+	for {
+		if i.writeHeld(ctx) == delivery.OK {
+			break
+		}
+		i.mu.Lock()
+		wait := i.backoff
+		i.mu.Unlock()
+		t := time.NewTimer(min(wait, minBackoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+			continue
+		}
+		break
+	}
+	i.mu.Lock()
+	left := len(i.pending)
+	i.c.Unsendable += uint64(left)
+	c := i.c
+	i.pending, i.pendingBytes = nil, 0
+	i.mu.Unlock()
+	if left > 0 {
+		i.logf(LevelError, fmt.Sprintf("exit: %d entries could not be sent before the shutdown bound and are lost "+
+			"(%d written in total)", left, c.Written))
+	}
+	st := i.asm.Stats()
+	i.logf(LevelInfo, fmt.Sprintf("exit: records in %d, events %d (%d incomplete), unparsed %d, duplicates %d, "+
+		"lost serials %d, entries written %d, rejected %d, unsent %d, retries %d",
+		c.RecordsIn, c.EventsOut, c.Incomplete, c.Unparsed, st.Duplicates, st.Lost, c.Written, c.Rejected, left, c.Retries))
+	if err := i.w.Close(); err != nil {
+		i.logf(LevelWarn, "closing the Cloud Logging client: "+err.Error())
+	}
+}
