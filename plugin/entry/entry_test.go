@@ -698,3 +698,38 @@ func TestConcurrentBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestLateFragmentGetsItsOwnID: records that arrive after their event was shipped come out of
+// the assembler as a second, incomplete event with the same key. Cloud Logging de-duplicates
+// entries by insertId and timestamp, so the two must not share an id, or one is lost silently.
+func TestLateFragmentGetsItsOwnID(t *testing.T) {
+	recs := parseLines(t,
+		`type=SYSCALL msg=audit(1795637125.200:1845): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="true" exe="/usr/bin/true" key="exec"`,
+		`type=PROCTITLE msg=audit(1795637125.200:1845): proctitle="true"`,
+		`type=PATH msg=audit(1795637125.200:1845): item=0 name="/usr/bin/true" inode=1 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0`,
+	)
+	asm := parser.NewAssembler(parser.AssemblerConfig{})
+	now := time.Unix(1795637125, 0)
+	asm.Add(recs[0], now)
+	asm.Add(recs[1], now) // PROCTITLE completes the event
+	items := asm.Drain(now, nil)
+	asm.Add(recs[2], now) // the PATH record arrives late
+	items = asm.DrainAll(items)
+	var events []*parser.Event
+	for _, it := range items {
+		if it.Kind == parser.ItemEvent {
+			events = append(events, it.Event)
+		}
+	}
+	if len(events) != 2 || events[0].Key != events[1].Key || !events[1].Incomplete {
+		t.Fatalf("want the event and its late fragment with one key, got %d events", len(events))
+	}
+	b := NewBuilder(Options{NodeName: testNode})
+	first, late := build(t, b, events[0]), build(t, b, events[1])
+	if first.InsertId == late.InsertId {
+		t.Fatalf("event and late fragment share insertId %s: Cloud Logging would drop one", first.InsertId)
+	}
+	if again := build(t, b, events[1]); again.InsertId != late.InsertId {
+		t.Fatalf("rebuilt fragment changed id: %s then %s", late.InsertId, again.InsertId)
+	}
+}

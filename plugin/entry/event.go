@@ -137,7 +137,7 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		key.Node = b.o.NodeName
 	}
 	node := clean(cutUTF8(key.Node, maxLabelValue))
-	en, e := b.start(a, ev.Key.Time(), InsertID(key), SeverityOf(ev))
+	en, e := b.start(a, ev.Key.Time(), eventID(key, ev), SeverityOf(ev))
 	labels, est := b.eventLabels(ev, node)
 	e.Labels = labels
 	est += costEntry

@@ -36,6 +36,27 @@ func InsertID(k parser.EventKey) string {
 	return hashID(b)
 }
 
+// eventID is the insertId of an event. A complete event is identified by its key alone. An
+// incomplete one may share its key with another entry: the assembler emits records that
+// arrive after their event was shipped as a second, incomplete event with the same key, and
+// Cloud Logging would silently de-duplicate the two if they shared an id. So an incomplete
+// event's id also covers its first record, which differs between the two parts.
+// key is the event's key with the node filled in as the entry carries it.
+func eventID(key parser.EventKey, ev *parser.Event) string {
+	if !ev.Incomplete || len(ev.Records) == 0 {
+		return InsertID(key)
+	}
+	var buf [256]byte
+	b := append(buf[:0], domainEvent)
+	b = appendLenString(b, key.Node)
+	b = appendLenString(b, key.BootID)
+	b = binary.BigEndian.AppendUint64(b, uint64(key.UnixMilli))
+	b = binary.BigEndian.AppendUint64(b, key.Serial)
+	b = binary.BigEndian.AppendUint16(b, ev.Records[0].Type)
+	b = appendLenString(b, ev.Records[0].Text)
+	return hashID(b)
+}
+
 // unparsedID identifies an unparsed input by its node, text and time: the same line read
 // again (a replayed chunk) gets the same id.
 func unparsedID(u *parser.Unparsed) string {
