@@ -6,22 +6,24 @@ BUILD     ?= build
 PLUGIN_SO := $(BUILD)/out_auditd_cloud_logging.so
 CHOST     := $(BUILD)/chost
 FUZZTIME  ?= 10s
+CI_FUZZTIME ?= 5s
 BENCHTIME ?= 1s
 
 # cgo is required for the c-shared plugin and for fluent-bit-go's decoder in benchmarks.
 export CGO_ENABLED := 1
 
-.PHONY: help all plugin chost test test-race chost-test bench fuzz vet ci clean
+.PHONY: help all plugin chost demo test test-race test-norace chost-test bench fuzz vet ci clean
 
 help:
+	@echo "demo       the plugin on the bundled real audit log (or INPUT=file) into a local emulator; DEMO_ARGS='-set Key=Value ...'"
 	@echo "plugin     build $(PLUGIN_SO) (go build -buildmode=c-shared)"
 	@echo "chost      build $(CHOST), the C host that loads the plugin as fluent-bit does"
-	@echo "test       go test ./... with the C-host ABI test using the built plugin and host"
-	@echo "test-race  go test -race ./..."
+	@echo "test       vet + gofmt + go test -race ./... (with the C-host ABI test on the built plugin and host)"
+	@echo "test-norace go test ./... without the race detector (faster while iterating)"
 	@echo "bench      benchmarks with -benchmem (baselines run beside them)"
 	@echo "fuzz       every fuzz target for FUZZTIME ($(FUZZTIME)) each"
 	@echo "vet        go vet and a gofmt check"
-	@echo "ci         vet + test + test-race (what .ci/run runs)"
+	@echo "ci         test + a brief run of every fuzz target (what .ci/run runs)"
 	@echo "clean      remove $(BUILD)/"
 
 all: plugin chost
@@ -37,15 +39,21 @@ $(CHOST): plugin/chost/chost.c
 
 chost: $(CHOST)
 
-# The ABI test (internal/chosttest) uses the artifacts built here instead of building its own.
-test: plugin chost
+# The README's first command: the main job on the bundled corpus (or INPUT=your audit.log).
+demo: plugin chost
+	$(GO) run ./cmd/demo -so $(PLUGIN_SO) -chost $(CHOST) $(if $(INPUT),-input '$(INPUT)') $(DEMO_ARGS)
+
+# The README's test command. The ABI test (internal/chosttest) uses the artifacts built here.
+test: vet plugin chost
+	CHOST_PLUGIN_SO=$(abspath $(PLUGIN_SO)) CHOST_BIN=$(abspath $(CHOST)) $(GO) test -race ./...
+
+test-norace: plugin chost
 	CHOST_PLUGIN_SO=$(abspath $(PLUGIN_SO)) CHOST_BIN=$(abspath $(CHOST)) $(GO) test ./...
 
 chost-test: plugin chost
 	CHOST_PLUGIN_SO=$(abspath $(PLUGIN_SO)) CHOST_BIN=$(abspath $(CHOST)) $(GO) test -count=1 -v -run . ./internal/chosttest
 
-test-race: plugin chost
-	CHOST_PLUGIN_SO=$(abspath $(PLUGIN_SO)) CHOST_BIN=$(abspath $(CHOST)) $(GO) test -race ./...
+test-race: test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
@@ -65,7 +73,8 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-ci: vet test test-race
+ci: test
+	$(MAKE) fuzz FUZZTIME=$(CI_FUZZTIME)
 
 clean:
 	rm -rf $(BUILD)
