@@ -121,6 +121,22 @@ func isSizeLimit(msg string) bool {
 	return strings.Contains(msg, "message larger than max")
 }
 
+// isRequestTooLarge recognises a whole request refused for its size: the API's
+// InvalidArgument "Request payload size exceeds the limit" or gRPC's own receive limit.
+func isRequestTooLarge(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
+	case codes.InvalidArgument:
+		return strings.Contains(st.Message(), "Request payload size exceeds the limit")
+	case codes.ResourceExhausted:
+		return isSizeLimit(st.Message())
+	}
+	return false
+}
+
 // IsAuthError reports errors that mean the credentials or IAM are wrong. They are retried
 // (IAM is often being fixed while the DaemonSet already runs) but deserve a loud log line.
 func IsAuthError(err error) bool {

@@ -214,20 +214,54 @@ func TestSplitting(t *testing.T) {
 
 // TestOversizedRequestRejectedByServer: a server whose limit is below ours answers
 // ResourceExhausted "received message larger than max": re-sending can never work, so Drop.
+// TestOversizedRequestRejectedByServer: a server with a smaller receive limit than ours
+// refuses whole requests as too large; they are sent again in halves until they fit, so
+// every entry arrives and none is dropped.
 func TestOversizedRequestRejectedByServer(t *testing.T) {
 	f, addr := startFake(t, 1<<20)
+	f.record = true
 	w := newTestWriter(t, testConfig(t, addr, config.MapGetter{"Max_Request_Bytes": "4M"}))
 	entries := makeEntries(12, 200_000)
 	r := w.Write(context.Background(), entries)
 	checkAccounted(t, entries, r)
-	if r.Outcome != Drop || status.Code(r.Err) != codes.ResourceExhausted || len(r.Rejected) != len(entries) {
-		t.Fatalf("result outcome %v err %v rejected %d", r.Outcome, r.Err, len(r.Rejected))
+	if r.Outcome != OK || r.Written != len(entries) || len(r.Rejected) != 0 {
+		t.Fatalf("result outcome %v err %v written %d rejected %d", r.Outcome, r.Err, r.Written, len(r.Rejected))
 	}
-	if !strings.Contains(r.Rejected[0].Reason, "larger than max") {
-		t.Errorf("reason %q", r.Rejected[0].Reason)
+	if got := ids(f.acceptedEntries()); got != ids(entries) {
+		t.Fatalf("server got %s, want every entry once in order", got)
 	}
-	if accepted, _ := f.snapshot(); f.callCount() != 0 || len(accepted) != 0 {
-		t.Errorf("the handler ran for an oversized request")
+	if r.Requests <= 3 {
+		t.Fatalf("%d requests: the oversized ones were not split", r.Requests)
+	}
+}
+
+// TestPayloadTooLargeSplits: the API's own "Request payload size exceeds the limit" (it
+// measures differently from the client, google-cloud-go#9479) makes the writer halve the
+// request instead of dropping the whole batch. A single entry refused that way is rejected.
+func TestPayloadTooLargeSplits(t *testing.T) {
+	f, addr := startFake(t, 0)
+	f.record = true
+	w := newTestWriter(t, testConfig(t, addr, config.MapGetter{"Max_Request_Bytes": "4M"}))
+	entries := makeEntries(8, 100_000)
+	tooLarge := status.Error(codes.InvalidArgument, "Request payload size exceeds the limit: 10485760 bytes.")
+	// The whole batch, then its first half, are refused; then everything is accepted.
+	f.push(fail(tooLarge), fail(tooLarge))
+	r := w.Write(context.Background(), entries)
+	checkAccounted(t, entries, r)
+	if r.Outcome != OK || r.Written != len(entries) || r.Requests != 5 {
+		t.Fatalf("result outcome %v written %d requests %d rejected %v", r.Outcome, r.Written, r.Requests, r.Rejected)
+	}
+	if got := ids(f.acceptedEntries()); got != ids(entries) {
+		t.Fatalf("server got %s, want every entry once in order", got)
+	}
+	// One entry alone refused as too large: only that one is dropped, with the reason.
+	f.reset()
+	one := makeEntries(1, 1000)
+	f.push(fail(tooLarge))
+	r = w.Write(context.Background(), one)
+	checkAccounted(t, one, r)
+	if r.Outcome != Drop || len(r.Rejected) != 1 || !strings.Contains(r.Rejected[0].Reason, "exceeds the limit") {
+		t.Fatalf("single entry: %+v", r)
 	}
 }
 

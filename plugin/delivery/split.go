@@ -67,3 +67,14 @@ func split(entries []*loggingpb.LogEntry, baseSize, maxBytes int) ([]batch, []Re
 	flush(len(entries))
 	return batches, rejected
 }
+
+// halve cuts a batch into two with exact sizes, for a request the server refused as too large.
+func halve(b batch, baseSize int) [2]batch {
+	mid := len(b.entries) / 2
+	first := batch{entries: b.entries[:mid], size: baseSize}
+	tag := protowire.SizeTag(entriesFieldNumber)
+	for _, e := range first.entries {
+		first.size += tag + protowire.SizeBytes(proto.Size(e))
+	}
+	return [2]batch{first, {entries: b.entries[mid:], size: b.size - (first.size - baseSize)}}
+}
