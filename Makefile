@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 .PHONY: help all plugin chost demo test test-race test-norace chost-test bench fuzz vet ci clean
 
 help:
-	@echo "demo       the plugin on the bundled real audit log (or INPUT=file) into a local emulator; DEMO_ARGS='-set Key=Value ...'"
+	@echo "demo       bundled audit log (or INPUT=FILE) through the plugin into a local emulator: events, summary, cost; SET='Key=Value ...'"
 	@echo "plugin     build $(PLUGIN_SO) (go build -buildmode=c-shared)"
 	@echo "chost      build $(CHOST), the C host that loads the plugin as fluent-bit does"
 	@echo "test       vet + gofmt + go test -race ./... (with the C-host ABI test on the built plugin and host)"
@@ -39,9 +39,11 @@ $(CHOST): plugin/chost/chost.c
 
 chost: $(CHOST)
 
-# The README's first command: the main job on the bundled corpus (or INPUT=your audit.log).
+# The README's first command. INPUT=FILE: your audit.log, kernel log or `journalctl -o json` export;
+# SET='Key=Value ...': plugin keys (filters); DEMO_FLAGS: other flags (-rows, -price-per-gib, -nodes).
+# -trimpath -buildmode=pie: the c-shared plugin's compiler flags, so the demo reuses its compiled packages.
 demo: plugin chost
-	$(GO) run ./cmd/demo -so $(PLUGIN_SO) -chost $(CHOST) $(if $(INPUT),-input '$(INPUT)') $(DEMO_ARGS)
+	$(GO) run -trimpath -buildmode=pie ./cmd/demo -so $(PLUGIN_SO) -chost $(CHOST) $(if $(INPUT),-input '$(INPUT)') $(foreach s,$(SET),-set '$(s)') $(DEMO_FLAGS)
 
 # The README's test command. The ABI test (internal/chosttest) uses the artifacts built here.
 test: vet plugin chost

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// required: CI sets AUDIT_TESTS_REQUIRED=1 so that a machine without the prerequisites fails
+// the run instead of passing it with a skip.
+func required() bool { return os.Getenv("AUDIT_TESTS_REQUIRED") == "1" }
+
+func skipOrFail(t *testing.T, format string, a ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, a...)
+	if required() {
+		t.Fatalf("%s (AUDIT_TESTS_REQUIRED=1 makes this a failure)", msg)
+	}
+	t.Skip(msg + " (set AUDIT_TESTS_REQUIRED=1 to make this a failure)")
+}
+
+func auditctl(args ...string) (string, error) {
+	out, err := exec.Command("auditctl", args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// auditStatus parses `auditctl -s` ("enabled 1", "pid 123", ...).
+func auditStatus() (map[string]string, error) {
+	out, err := auditctl("-s")
+	if err != nil {
+		return nil, fmt.Errorf("auditctl -s: %v: %s", err, out)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 {
+			m[f[0]] = f[1]
+		}
+	}
+	if m["enabled"] == "" {
+		return nil, fmt.Errorf("auditctl -s printed no enabled line: %s", out)
+	}
+	return m, nil
+}
+
+func auditRules(t *testing.T) []string {
+	t.Helper()
+	out, err := auditctl("-l")
+	if err != nil {
+		t.Fatalf("auditctl -l: %v: %s", err, out)
+	}
+	if out == "No rules" || out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// lockCapture takes the lock scripts/capture-corpus.sh takes, waiting up to two minutes for a
+// capture in progress; the lock is released when the test ends.
+func lockCapture(t *testing.T) {
+	t.Helper()
+	path := os.Getenv("AUDIT_CAPTURE_LOCK")
+	if path == "" {
+		path = "/run/lock/audit-capture.lock"
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("audit capture lock %s: %v", path, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+			f.Close()
+			t.Fatalf("audit capture lock %s: %v (another audit capture or end-to-end test holds it)", path, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
+}
+
+// auditdConf is scripts/capture-corpus.sh's throw-away configuration: its own log file,
+// nothing under /etc/audit or /var/log/audit touched.
+const auditdConf = `local_events = yes
+write_logs = yes
+log_file = %s/audit.log
+log_group = root
+log_format = RAW
+flush = INCREMENTAL_ASYNC
+freq = 20
+max_log_file = 64
+num_logs = 2
+max_log_file_action = IGNORE
+priority_boost = 4
+name_format = NONE
+space_left = 75
+space_left_action = SYSLOG
+admin_space_left = 50
+admin_space_left_action = SUSPEND
+disk_full_action = SUSPEND
+disk_error_action = SUSPEND
+use_libwrap = no
+distribute_network = no
+q_depth = 2000
+overflow_action = SYSLOG
+max_restarts = 0
+plugin_dir = %s/plugins.d
+end_of_event_timeout = 2
+`
+
+// startAuditd starts Debian's auditd in the foreground (-n, so the child is the daemon) with
+// -s nochange (the enabled flag stays ours to manage) and waits until the kernel names it as
+// the audit receiver. It returns the log path; the daemon is stopped at cleanup.
+func startAuditd(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "plugins.d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "auditd.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(auditdConf, dir, dir)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("auditd", "-n", "-s", "nochange", "-c", dir)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting auditd: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("auditd %d did not stop on SIGTERM within 10s; killing it", cmd.Process.Pid)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	pid := fmt.Sprint(cmd.Process.Pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("auditd exited at start: %v\n%s", err, out.String())
+		default:
+		}
+		if st, err := auditStatus(); err == nil && st["pid"] == pid {
+			return filepath.Join(dir, "audit.log")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("auditd %s did not register with the kernel within 10s\n%s", pid, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// setupScript runs scripts/audit-setup.sh against this machine (HOST_ROOT=/) in the given mode
+// with the given custom rules file (a missing file selects the bundled rules).
+func setupScript(t *testing.T, mode, rulesFile string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", filepath.Join(repoRoot(), "scripts", "audit-setup.sh"), mode)
+	cmd.Env = append(os.Environ(),
+		"HOST_ROOT=/",
+		"NODE_NAME=e2e-node",
+		"AUDIT_RULES_FILE="+rulesFile,
+		"AUDIT_LOCK=false",
+		"AUDIT_REQUIRE_RECEIVER=true",
+	)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
