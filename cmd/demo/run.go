@@ -211,10 +211,9 @@ func instanceProps(sets []string) (*props, error) {
 				return nil, fmt.Errorf("-set %s: the demo sets %s itself (the plugin must write to the local emulator)", k, strings.Join(fixed, ", "))
 			}
 		}
-		if strings.ContainsAny(v, " \t\r\n") {
-			// plugin/chost splits its script lines on blanks and has no quoting yet.
-			return nil, fmt.Errorf("-set %s=%q: the C host cannot pass a value containing blanks yet; use one condition per rule "+
-				"(rules separated by ';'), e.g. -set 'Exclude=exe=/usr/bin/true;key=funky_socket'", k, v)
+		if strings.ContainsAny(v, "\"\r\n") {
+			// plugin/chost's script quotes values with blanks in double quotes and has no escapes.
+			return nil, fmt.Errorf("-set %s=%q: the C host cannot pass a value containing a double quote or a line break", k, v)
 		}
 		if v == "" {
 			return nil, fmt.Errorf("-set %s=: empty value (leave the key out to keep its default)", k)
@@ -235,7 +234,11 @@ func chostScript(srcs []*source, p *props, addr string) string {
 			if strings.EqualFold(k, "Log_Name") {
 				continue
 			}
-			fmt.Fprintf(&b, " %s=%s", k, p.get(k))
+			v := p.get(k)
+			if strings.ContainsAny(v, " \t") {
+				v = `"` + v + `"` // the C host keeps blanks inside double quotes
+			}
+			fmt.Fprintf(&b, " %s=%s", k, v)
 		}
 		b.WriteString("\n")
 	}

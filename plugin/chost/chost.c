@@ -6,7 +6,8 @@
  *
  *   chost PLUGIN.so SCRIPT
  *
- * SCRIPT lines (blank lines and # comments ignored):
+ * SCRIPT lines (blank lines and # comments ignored; a double-quoted part of a word keeps its
+ * blanks, e.g. Exclude="exe=/usr/bin/true key=net"):
  *   instance NAME [expect=OK|ERROR] key=value ...   FLBPluginInit with these properties
  *   flush NAME CHUNKFILE [tag=TAG] [expect=OK|RETRY|ERROR]
  *   flushpar NAME N CHUNKFILE [expect=...]          N concurrent flushes of CHUNKFILE (Workers N)
@@ -218,6 +219,43 @@ static void *par_flush(void *p)
     return NULL;
 }
 
+/* tokenize splits a script line on blanks, in place. A double-quoted part keeps its blanks and
+ * loses its quotes, so a property value may hold spaces: Exclude="exe=/x key=net". Returns the
+ * number of tokens, or -1 for an unterminated quote. */
+static int tokenize(char *line, char **tok, int max)
+{
+    int n = 0;
+    char *r = line, *w;
+    while (n < max) {
+        while (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n') {
+            r++;
+        }
+        if (*r == '\0') {
+            break;
+        }
+        tok[n++] = w = r;
+        while (*r && *r != ' ' && *r != '\t' && *r != '\r' && *r != '\n') {
+            if (*r == '"') {
+                r++;
+                while (*r && *r != '"') {
+                    *w++ = *r++;
+                }
+                if (*r != '"') {
+                    return -1;
+                }
+                r++;
+                continue;
+            }
+            *w++ = *r++;
+        }
+        if (*r) {
+            r++;
+        }
+        *w = '\0';
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     void *so;
@@ -277,10 +315,11 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof(line), script)) {
         char *tok[MAX_PROPS + 4];
         int ntok = 0;
-        char *save = NULL, *p;
         lineno++;
-        for (p = strtok_r(line, " \t\r\n", &save); p && ntok < MAX_PROPS + 4; p = strtok_r(NULL, " \t\r\n", &save)) {
-            tok[ntok++] = p;
+        ntok = tokenize(line, tok, MAX_PROPS + 4);
+        if (ntok < 0) {
+            fprintf(stderr, "chost: script line %d: unterminated double quote\n", lineno);
+            return 2;
         }
         if (ntok == 0 || tok[0][0] == '#') {
             continue;
