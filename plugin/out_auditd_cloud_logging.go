@@ -107,7 +107,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 		logf(name, output.LevelError, err.Error())
 		return flb.FLB_ERROR
 	}
-	out, err := output.New(cfg, w, func(level, msg string) { logf(name, level, msg) })
+	out, err := output.New(cfg, w, func(level, msg string) { logf(name, level, msg) }, output.WithName(name))
 	if err != nil {
 		_ = w.Close()
 		logf(name, output.LevelError, err.Error())

@@ -61,6 +61,69 @@ func pluginKey(key string) bool {
 	return false
 }
 
+// checkPluginConfig parses the OUTPUT section's plugin keys as Init would (every ${VAR}
+// replaced by a stand-in value) and checks the metrics listener against the pod: reachable by a
+// scraper, on its own port, declared as a container port and in the scrape annotations. It
+// returns the metrics port ("" when Metrics_Listen is unset).
+func (s *shippedConfig) checkPluginConfig(t *testing.T, out *Section, httpPort string) string {
+	t.Helper()
+	vars := s.cfg.Vars()
+	stand := map[string]string{"POD_IP": "10.128.0.7", "NODE_NAME": "gke-node-1"}
+	subst := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	props := config.MapGetter{}
+	for _, p := range out.Props {
+		if !pluginKey(p.Key) {
+			continue
+		}
+		props[p.Key] = subst.ReplaceAllStringFunc(p.Value, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			if v, ok := vars[name]; ok {
+				return v
+			}
+			if v, ok := stand[name]; ok {
+				return v
+			}
+			return "x"
+		})
+	}
+	cfg, err := config.Parse(props)
+	if err != nil {
+		t.Fatalf("the plugin would refuse its [OUTPUT] section: %v", err)
+	}
+	ann := s.ds.Spec.Template.Annotations
+	if cfg.MetricsListen == "" {
+		if ann["prometheus.io/scrape"] == "true" {
+			t.Error("prometheus.io/scrape is on but Metrics_Listen is unset")
+		}
+		return ""
+	}
+	raw, _ := out.Get("metrics_listen")
+	host, mport, _ := strings.Cut(raw, ":")
+	if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
+		t.Errorf("Metrics_Listen %q: with hostNetwork a scraper reaches the node's address, never its loopback", raw)
+	}
+	if host == "${POD_IP}" {
+		e, ok := envValue(s.fb, "POD_IP")
+		if !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.podIP" {
+			t.Errorf("Metrics_Listen uses ${POD_IP}, which must come from the downward API status.podIP")
+		}
+	}
+	if mport == httpPort {
+		t.Errorf("Metrics_Listen port %s is fluent-bit's HTTP_Port", mport)
+	}
+	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != mport || ann["prometheus.io/path"] != "/metrics" {
+		t.Errorf("scrape annotations %v, want scrape=true, port=%s, path=/metrics", ann, mport)
+	}
+	found := false
+	for _, cp := range s.fb.Ports {
+		found = found || cp.Name == "metrics"
+	}
+	if !found {
+		t.Errorf("no container port named metrics for Metrics_Listen %s", raw)
+	}
+	return mport
+}
+
 // checkSectionKeys reports keys a section has that fluent-bit (or the plugin) would not accept,
 // repeated single-valued keys, and values that look like a trailing comment (classic format has
 // none: "Flush 5 # seconds" sets Flush to "5 # seconds").
@@ -312,9 +375,14 @@ func TestShippedConfigs(t *testing.T) {
 			if p := s.fb.ReadinessProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path != "/api/v1/health" {
 				t.Errorf("readiness probe path %q, want the health endpoint /api/v1/health", p.HTTPGet.Path)
 			}
+			metricsPort := s.checkPluginConfig(t, out, port)
 			for _, cp := range s.fb.Ports {
-				if strconv.Itoa(int(cp.ContainerPort)) != port {
-					t.Errorf("container port %d, fluent-bit listens on %s", cp.ContainerPort, port)
+				want, what := port, "fluent-bit listens on"
+				if cp.Name == "metrics" {
+					want, what = metricsPort, "the plugin's Metrics_Listen is on"
+				}
+				if strconv.Itoa(int(cp.ContainerPort)) != want {
+					t.Errorf("container port %s %d, %s %s", cp.Name, cp.ContainerPort, what, want)
 				}
 			}
 

@@ -440,6 +440,11 @@ func TestManifestsVariants(t *testing.T) {
 	if findContainer(dis.Spec.Template.Spec.Containers, shipperName) != nil {
 		t.Error("disable variant still runs fluent-bit")
 	}
+	for k := range dis.Spec.Template.Annotations {
+		if strings.HasPrefix(k, "prometheus.io/") {
+			t.Errorf("disable variant keeps annotation %s: a scraper would poll a pod without the plugin", k)
+		}
+	}
 	if mu := dis.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable; mu == nil || mu.String() != "100%" {
 		t.Errorf("disable variant maxUnavailable %v: locked nodes never get ready and would stop the rollout", mu)
 	}

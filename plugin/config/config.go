@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -11,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	monitoredrespb "google.golang.org/genproto/googleapis/api/monitoredres"
+
+	"github.com/gke-audit/auditd-cloud-logging/plugin/filter"
 )
 
 // Getter reads one configuration value. It returns "" when the key is unset. Keys are
@@ -52,6 +56,8 @@ const (
 	DefaultEventTimeout      = 5 * time.Second
 	DefaultMaxEventsInFlight = 4096
 	DefaultArgvMaxBytes      = 65536
+	DefaultReportInterval    = time.Minute
+	DefaultLogSummary        = time.Minute
 
 	// APIMaxRequestBytes is Cloud Logging's limit on one WriteLogEntries request
 	// ("Request payload size exceeds the limit: 10485760 bytes").
@@ -72,6 +78,17 @@ const (
 	// MaxArgvMaxBytes: an entry is capped at ~256 KiB by the API, so a longer argv could
 	// never be shipped whole anyway.
 	MaxArgvMaxBytes = 256 << 10
+
+	// Filter and observability bounds. A collapse window under a second would collapse
+	// nothing a human cares about; over an hour, a repeat's entry arrives too late to be useful.
+	MinCollapseWindow = time.Second
+	MaxCollapseWindow = time.Hour
+	MaxRateLimit      = 1e6 // events/s: far above what one node's kernel audit produces
+	MaxRateBurst      = 10_000_000
+	MinReportInterval = 10 * time.Second
+	MaxReportInterval = time.Hour
+	MinLogSummary     = time.Second
+	MaxLogSummary     = 24 * time.Hour
 
 	MaxLabels          = 64
 	MaxLabelKeyBytes   = 512
@@ -98,6 +115,19 @@ type Config struct {
 	IncludeRaw                             bool
 	PasswdFile, GroupFile                  string
 	DryRun                                 bool
+
+	// Volume and cost control (plugin/filter). Include/Exclude are nil when unset.
+	Include, Exclude *filter.Rules
+	OmitLoaderPaths  bool          // drop PATH items naming the dynamic loader; default on
+	PayloadRecords   bool          // put the decoded records list in the payload; default on
+	CollapseWindow   time.Duration // 0: off
+	RateLimit        float64       // events/s; 0: off
+	RateBurst        int           // 0 when RateLimit is off; defaults to RateLimit rounded up
+	ReportInterval   time.Duration
+
+	// Observability.
+	MetricsListen      string        // host:port of the Prometheus listener; "" = off
+	LogSummaryInterval time.Duration // 0: off
 }
 
 // KeyError is a configuration error tied to one key. Every error Parse returns is a
@@ -130,14 +160,18 @@ func quoteShort(v string) string {
 // Resolve's job. Unset keys take their defaults; values are trimmed of surrounding spaces.
 func Parse(g Getter) (Config, error) {
 	c := Config{
-		LogName:           DefaultLogName,
-		Resource:          DefaultResource,
-		WriteTimeout:      DefaultWriteTimeout,
-		MaxRequestBytes:   DefaultMaxRequestBytes,
-		EventQuiet:        DefaultEventQuiet,
-		EventTimeout:      DefaultEventTimeout,
-		MaxEventsInFlight: DefaultMaxEventsInFlight,
-		ArgvMaxBytes:      DefaultArgvMaxBytes,
+		LogName:            DefaultLogName,
+		Resource:           DefaultResource,
+		WriteTimeout:       DefaultWriteTimeout,
+		MaxRequestBytes:    DefaultMaxRequestBytes,
+		EventQuiet:         DefaultEventQuiet,
+		EventTimeout:       DefaultEventTimeout,
+		MaxEventsInFlight:  DefaultMaxEventsInFlight,
+		ArgvMaxBytes:       DefaultArgvMaxBytes,
+		OmitLoaderPaths:    true,
+		PayloadRecords:     true,
+		ReportInterval:     DefaultReportInterval,
+		LogSummaryInterval: DefaultLogSummary,
 	}
 	get := func(k string) string { return strings.TrimSpace(g.Get(k)) }
 	var err error
@@ -234,7 +268,110 @@ func Parse(g Getter) (Config, error) {
 	if c.DryRun, err = parseBool(get, "Dry_Run", false); err != nil {
 		return c, err
 	}
+	if err := parseFilters(get, &c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// parseFilters reads the volume-control and observability keys.
+func parseFilters(get func(string) string, c *Config) error {
+	var err error
+	for _, f := range []struct {
+		key string
+		dst **filter.Rules
+	}{{"Include", &c.Include}, {"Exclude", &c.Exclude}} {
+		v := get(f.key)
+		if v == "" {
+			continue
+		}
+		r, err := filter.Compile(f.key, v)
+		if err != nil {
+			var fe *filter.Error
+			problem := err.Error()
+			if errors.As(err, &fe) {
+				problem = fmt.Sprintf("in %s: %s", quoteShort(fe.Value), fe.Problem)
+			}
+			if len(problem) > 240 { // an unknown field name is quoted whole: keep the line short
+				cut := 240
+				for cut > 0 && !utf8.RuneStart(problem[cut]) {
+					cut--
+				}
+				problem = problem[:cut] + "…"
+			}
+			return &KeyError{f.key, v, problem + ` (rules are separated by ";", a rule's conditions field=v1,v2 or ` +
+				`field!=v by spaces; see docs/config.md)`}
+		}
+		*f.dst = r
+	}
+	if c.OmitLoaderPaths, err = parseBool(get, "Omit_Loader_Paths", true); err != nil {
+		return err
+	}
+	if c.PayloadRecords, err = parseBool(get, "Payload_Records", true); err != nil {
+		return err
+	}
+	if c.CollapseWindow, err = parseOptionalDuration(get, "Collapse_Window", 0, MinCollapseWindow, MaxCollapseWindow); err != nil {
+		return err
+	}
+	if v := get("Rate_Limit"); v != "" {
+		f, perr := strconv.ParseFloat(v, 64)
+		if perr != nil || math.IsNaN(f) || f < 0 || f > MaxRateLimit {
+			return &KeyError{"Rate_Limit", v, fmt.Sprintf("want events per second: 0 (off) or a number up to %g, such as 200 or 0.5", float64(MaxRateLimit))}
+		}
+		c.RateLimit = f
+	}
+	if v := get("Rate_Burst"); v != "" {
+		if c.RateLimit == 0 {
+			return &KeyError{"Rate_Burst", v, "Rate_Burst needs Rate_Limit (events per second); set Rate_Limit or remove Rate_Burst"}
+		}
+		if c.RateBurst, err = parseInt(get, "Rate_Burst", 0, 1, MaxRateBurst); err != nil {
+			return err
+		}
+	} else if c.RateLimit > 0 {
+		c.RateBurst = int(math.Ceil(c.RateLimit))
+	}
+	if c.ReportInterval, err = parseDuration(get, "Report_Interval", DefaultReportInterval, MinReportInterval, MaxReportInterval); err != nil {
+		return err
+	}
+	if v := get("Metrics_Listen"); v != "" {
+		if err := checkListen(v); err != nil {
+			return err
+		}
+		c.MetricsListen = v
+	}
+	if c.LogSummaryInterval, err = parseOptionalDuration(get, "Log_Summary_Interval", DefaultLogSummary, MinLogSummary, MaxLogSummary); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseOptionalDuration is parseDuration where 0 (or "off") turns the feature off.
+func parseOptionalDuration(get func(string) string, key string, def, min, max time.Duration) (time.Duration, error) {
+	if strings.EqualFold(get(key), "off") {
+		return 0, nil
+	}
+	d, err := parseDuration(get, key, def, 0, max)
+	if err == nil && d != 0 && d < min {
+		err = &KeyError{key, get(key), ""}
+	}
+	if ke, ok := err.(*KeyError); ok {
+		ke.Allowed = fmt.Sprintf("want 0 or off, or a duration from %v to %v, such as 1m", min, max)
+	}
+	return d, err
+}
+
+// checkListen validates Metrics_Listen: host:port, where an empty host means every address
+// and port 0 lets the kernel choose (for tests).
+func checkListen(v string) error {
+	const allowed = "want host:port such as 127.0.0.1:2025 or 0.0.0.0:2025 (port 0-65535)"
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || strings.ContainsAny(host, "/ \t") {
+		return &KeyError{"Metrics_Listen", v, allowed}
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return &KeyError{"Metrics_Listen", v, allowed}
+	}
+	return nil
 }
 
 // LogPath is the request-level log name: "projects/P/logs/" + the escaped Log_Name (a "/"

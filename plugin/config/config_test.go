@@ -16,14 +16,18 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		LogName:           "linux-auditd",
-		Resource:          "k8s_node",
-		WriteTimeout:      30 * time.Second,
-		MaxRequestBytes:   8388608,
-		EventQuiet:        500 * time.Millisecond,
-		EventTimeout:      5 * time.Second,
-		MaxEventsInFlight: 4096,
-		ArgvMaxBytes:      65536,
+		LogName:            "linux-auditd",
+		Resource:           "k8s_node",
+		WriteTimeout:       30 * time.Second,
+		MaxRequestBytes:    8388608,
+		EventQuiet:         500 * time.Millisecond,
+		EventTimeout:       5 * time.Second,
+		MaxEventsInFlight:  4096,
+		ArgvMaxBytes:       65536,
+		OmitLoaderPaths:    true,
+		PayloadRecords:     true,
+		ReportInterval:     time.Minute,
+		LogSummaryInterval: time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -137,6 +141,31 @@ func TestParseGood(t *testing.T) {
 		{"Dry_Run", "1", func(c Config) bool { return c.DryRun }},
 		{"Dry_Run", "0", func(c Config) bool { return !c.DryRun }},
 		{"Dry_Run", "No", func(c Config) bool { return !c.DryRun }},
+		{"Include", "type=EXECVE key=exec; type=USER_LOGIN", func(c Config) bool {
+			return c.Include.Len() == 2 && c.Exclude == nil && c.Include.String() == "type=EXECVE key=exec; type=USER_LOGIN"
+		}},
+		{"Exclude", "exe=/usr/bin/containerd*,/usr/sbin/runc", func(c Config) bool { return c.Exclude.Len() == 1 && c.Include == nil }},
+		{"Exclude", "addr=127.0.0.0/8 port=1-1024; auid=unset comm=cron", func(c Config) bool { return c.Exclude.Len() == 2 }},
+		{"Omit_Loader_Paths", "off", func(c Config) bool { return !c.OmitLoaderPaths }},
+		{"Omit_Loader_Paths", "on", func(c Config) bool { return c.OmitLoaderPaths }},
+		{"Payload_Records", "off", func(c Config) bool { return !c.PayloadRecords }},
+		{"Collapse_Window", "1m", func(c Config) bool { return c.CollapseWindow == time.Minute }},
+		{"Collapse_Window", "1s", func(c Config) bool { return c.CollapseWindow == time.Second }},
+		{"Collapse_Window", "0", func(c Config) bool { return c.CollapseWindow == 0 }},
+		{"Collapse_Window", "OFF", func(c Config) bool { return c.CollapseWindow == 0 }},
+		{"Collapse_Window", "3600", func(c Config) bool { return c.CollapseWindow == time.Hour }},
+		{"Rate_Limit", "200", func(c Config) bool { return c.RateLimit == 200 && c.RateBurst == 200 }},
+		{"Rate_Limit", "0.5", func(c Config) bool { return c.RateLimit == 0.5 && c.RateBurst == 1 }},
+		{"Rate_Limit", "0", func(c Config) bool { return c.RateLimit == 0 && c.RateBurst == 0 }},
+		{"Report_Interval", "10s", func(c Config) bool { return c.ReportInterval == 10*time.Second }},
+		{"Report_Interval", "1h", func(c Config) bool { return c.ReportInterval == time.Hour }},
+		{"Metrics_Listen", "127.0.0.1:2025", func(c Config) bool { return c.MetricsListen == "127.0.0.1:2025" }},
+		{"Metrics_Listen", "0.0.0.0:2025", func(c Config) bool { return c.MetricsListen == "0.0.0.0:2025" }},
+		{"Metrics_Listen", ":2025", func(c Config) bool { return c.MetricsListen == ":2025" }},
+		{"Metrics_Listen", "[::1]:0", func(c Config) bool { return c.MetricsListen == "[::1]:0" }},
+		{"Log_Summary_Interval", "0", func(c Config) bool { return c.LogSummaryInterval == 0 }},
+		{"Log_Summary_Interval", "off", func(c Config) bool { return c.LogSummaryInterval == 0 }},
+		{"Log_Summary_Interval", "5m", func(c Config) bool { return c.LogSummaryInterval == 5*time.Minute }},
 	}
 	for _, tc := range cases {
 		c, err := Parse(MapGetter{tc.key: tc.val})
@@ -151,6 +180,10 @@ func TestParseGood(t *testing.T) {
 	c, err := Parse(MapGetter{"Endpoint": "127.0.0.1:1", "Insecure": "on"})
 	if err != nil || !c.Insecure {
 		t.Errorf("Insecure with Endpoint: %v %+v", err, c)
+	}
+	c, err = Parse(MapGetter{"Rate_Limit": "50", "Rate_Burst": "500"})
+	if err != nil || c.RateLimit != 50 || c.RateBurst != 500 {
+		t.Errorf("Rate_Burst with Rate_Limit: %v %+v", err, c)
 	}
 }
 
@@ -230,6 +263,41 @@ func TestParseBad(t *testing.T) {
 		{"Group_File", "\xff", nil},
 		{"Dry_Run", "2", nil},
 		{"Dry_Run", "onn", nil},
+		{"Include", "colour=red", nil},
+		{"Include", "type=EXECVE; exe", nil},
+		{"Include", "type=NOT_A_TYPE", nil},
+		{"Include", strings.Repeat("x", 2000) + "=1", nil},
+		{"Exclude", "exe=", nil},
+		{"Exclude", "addr=10.0.0.0/33", nil},
+		{"Exclude", "port=70000", nil},
+		{"Exclude", "result=maybe", nil},
+		{"Exclude", "path=etc/", nil},
+		{"Exclude", "type=AVC;;type=EXECVE", nil},
+		{"Omit_Loader_Paths", "sometimes", nil},
+		{"Payload_Records", "none", nil},
+		{"Collapse_Window", "500ms", nil},
+		{"Collapse_Window", "2h", nil},
+		{"Collapse_Window", "-1m", nil},
+		{"Collapse_Window", "soon", nil},
+		{"Rate_Limit", "-1", nil},
+		{"Rate_Limit", "NaN", nil},
+		{"Rate_Limit", "Inf", nil},
+		{"Rate_Limit", "2e6", nil},
+		{"Rate_Limit", "fast", nil},
+		{"Rate_Burst", "10", nil}, // without Rate_Limit
+		{"Rate_Burst", "0", MapGetter{"Rate_Limit": "10"}},
+		{"Rate_Burst", "10000001", MapGetter{"Rate_Limit": "10"}},
+		{"Rate_Burst", "1.5", MapGetter{"Rate_Limit": "10"}},
+		{"Report_Interval", "1s", nil},
+		{"Report_Interval", "0", nil},
+		{"Report_Interval", "2h", nil},
+		{"Metrics_Listen", "2025", nil},
+		{"Metrics_Listen", "localhost:http", nil},
+		{"Metrics_Listen", "127.0.0.1:65536", nil},
+		{"Metrics_Listen", "http://127.0.0.1:2025", nil},
+		{"Log_Summary_Interval", "500ms", nil},
+		{"Log_Summary_Interval", "25h", nil},
+		{"Log_Summary_Interval", "often", nil},
 	}
 	for _, tc := range cases {
 		g := MapGetter{tc.key: tc.val}
@@ -302,6 +370,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("Max_Request_Bytes", "10M", "Insecure", "on")
 	f.Add("Endpoint", "[::1]:99", "Event_Timeout", "1")
 	f.Add("resource", "GCE_INSTANCE", "argv_max_bytes", "2k")
+	f.Add("Include", "type=EXECVE key=exec; auid!=unset", "Rate_Limit", "0.5")
+	f.Add("Exclude", "addr=10.0.0.0/8 port=1-1024", "Collapse_Window", "1m")
+	f.Add("Metrics_Listen", "127.0.0.1:2025", "Rate_Burst", "10")
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
 		// Most random keys are not ours; map some bytes onto real keys so values get tested.
 		pick := func(k string) string {
@@ -327,7 +398,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.MaxRequestBytes < MinRequestBytes || c.MaxRequestBytes > APIMaxRequestBytes ||
 			c.WriteTimeout < MinWriteTimeout || c.EventTimeout < c.EventQuiet || len(c.Labels) > MaxLabels ||
-			(c.Insecure && c.Endpoint == "") {
+			(c.Insecure && c.Endpoint == "") || c.RateLimit < 0 || c.RateLimit > MaxRateLimit ||
+			(c.RateLimit > 0) != (c.RateBurst > 0) ||
+			(c.CollapseWindow != 0 && c.CollapseWindow < MinCollapseWindow) || c.ReportInterval < MinReportInterval {
 			t.Fatalf("accepted an out-of-range config: %+v", c)
 		}
 		_ = c.LogPath()

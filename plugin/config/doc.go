@@ -28,6 +28,16 @@
 //	Passwd_File           unset (uids are not named)                readable file (checked by Resolve)
 //	Group_File            unset (gids are not named)                readable file (checked by Resolve)
 //	Dry_Run               off                                       boolean
+//	Include               unset (every event)                       filter rules (plugin/filter): ship only events some rule matches
+//	Exclude               unset (none)                              filter rules: never ship events a rule matches
+//	Omit_Loader_Paths     on                                        boolean: drop PATH items naming the dynamic loader (ld-linux*, ld-musl-*)
+//	Payload_Records       on                                        boolean: off leaves the decoded records list out of the payload
+//	Collapse_Window       0 (off)                                   0/off or 1s to 1h: identical events within it become one entry with a count
+//	Rate_Limit            0 (off)                                   events per second, 0 to 1e6 (fractions allowed)
+//	Rate_Burst            Rate_Limit rounded up                     1 to 10000000; needs Rate_Limit
+//	Report_Interval       1m                                        10s to 1h: how often held-back events are reported in an entry
+//	Metrics_Listen        unset (off)                               host:port of the Prometheus /metrics listener (port 0-65535)
+//	Log_Summary_Interval  1m                                        0/off or 1s to 24h: counters summarised in fluent-bit's log
 //
 // Why these limits: Max_Request_Bytes is capped by the API's request limit and floored so
 // that any entry the API accepts (at most 256 KiB) fits in one request with the request's

@@ -34,6 +34,9 @@ type Options struct {
 	NodeName      string        // the node's name, used when an item carries none
 	Names         *parser.Names // uid/gid names for the records' interpreted fields; may be nil
 	MaxEntryBytes int           // cap on proto.Size of an entry; 0 means DefaultMaxEntryBytes
+	// OmitRecords leaves the records list out of event payloads (config Payload_Records off):
+	// the summary fields stay, each record's own fields (and raw text) are not shipped.
+	OmitRecords bool
 }
 
 // Builder builds entries. It is safe for concurrent use.

@@ -253,7 +253,12 @@ func TestLabels(t *testing.T) {
 func TestSummaryLine(t *testing.T) {
 	withRepeats := cosExec(t)
 	withRepeats.Summary.Cwd = "/root"
-	withRepeats.Repeats = &parser.Repeats{Count: 60}
+	withRepeats.Repeats = &parser.Repeats{Count: 60, First: time.Date(2026, 11, 25, 12, 0, 1, 0, time.UTC),
+		Last: time.Date(2026, 11, 25, 12, 0, 59, 500e6, time.FixedZone("x", 3600))}
+	longRepeats := fullExec(t)
+	longArgs := []string{strings.Repeat("y", 150), strings.Repeat("z", 150), strings.Repeat("w", 150), strings.Repeat("v", 150)}
+	longRepeats.Summary.Argv = append([]string{"x"}, longArgs...)
+	longRepeats.Repeats = &parser.Repeats{Count: 7}
 	sudo := fullExec(t)
 	sudo.Summary.AUID = uid(1000, "alice")
 	failedExec := cosExec(t)
@@ -285,7 +290,8 @@ func TestSummaryLine(t *testing.T) {
 	}{
 		{"exec", fullExec(t), "uid=root ran /usr/bin/curl https://x in /root"},
 		{"exec without cwd (COS)", cosExec(t), "uid=root ran /usr/bin/curl https://x"},
-		{"exec collapsed", withRepeats, "uid=root ran /usr/bin/curl https://x in /root (×60)"},
+		{"exec collapsed", withRepeats, "uid=root ran /usr/bin/curl https://x in /root (×60 between 2026-11-25T12:00:01Z and 2026-11-25T11:00:59Z)"},
+		{"collapsed long line keeps its suffix", longRepeats, ("uid=root ran /usr/bin/curl " + strings.Join(longArgs, " "))[:maxSummary-len(" (×7)")-3] + "… (×7)"},
 		{"exec via sudo", sudo, "auid=alice uid=root ran /usr/bin/curl https://x in /root"},
 		{"exec failed", failedExec, "uid=root failed to run /usr/bin/curl: ENOENT"},
 		{"exec quoting", spaces, `uid=root ran /usr/bin/curl "two words" "" "q\"uote" in /root`},

@@ -142,10 +142,16 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	e.Labels = labels
 	est += costEntry
 
+	// recs is the event as far as the records list goes: without records when they are
+	// omitted, so neither their interpretation nor the size plan costs anything.
+	recs := ev
+	if b.o.OmitRecords {
+		recs = &parser.Event{} // plan and records read only Records
+	}
 	// Interpreted values first: their lengths decide whether anything has to be cut.
 	vals := a.vals[:0]
-	for i := range ev.Records {
-		r := &ev.Records[i]
+	for i := range recs.Records {
+		r := &recs.Records[i]
 		for j := range r.Fields {
 			vals = append(vals, interpret(r, &r.Fields[j], b.o.Names))
 		}
@@ -165,12 +171,12 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	root := obj{a: a, m: en.s.Fields, est: &est}
 	proc, title, cut := b.eventFixed(root, ev, node, argv)
 
-	pl := b.plan(ev, vals, argv, b.max-est)
+	pl := b.plan(recs, vals, argv, b.max-est)
 	if pl.truncated || cut {
 		root.boolean(kTruncated, true)
 	}
 	b.argv(proc, ev, argv, title, &pl)
-	b.records(root, ev, vals, &pl)
+	b.records(root, recs, vals, &pl)
 
 	if (pl.truncated || est > b.max) && proto.Size(e) > b.max {
 		// The fixed part alone (paths, keys, ...) is over the cap, or the estimate was

@@ -57,14 +57,18 @@ func eventID(key parser.EventKey, ev *parser.Event) string {
 	return hashID(b)
 }
 
-// unparsedID identifies an unparsed input by its node, text and time: the same line read
-// again (a replayed chunk) gets the same id.
+// unparsedID identifies an unparsed input by its node, time, text and reason: the same line
+// read again (a replayed chunk) gets the same id. The reason is part of it because it tells
+// apart identical bytes at different places: two malformed msgpack records with the same
+// bytes in one chunk (or in two chunks with the same time) are two inputs, named by their
+// offsets in the reason, and must not be de-duplicated into one by Cloud Logging.
 func unparsedID(u *parser.Unparsed) string {
 	var buf [256]byte
 	b := append(buf[:0], domainUnparsed)
 	b = appendLenString(b, u.Node)
 	b = binary.BigEndian.AppendUint64(b, uint64(u.Time.UnixNano()))
 	b = appendLenString(b, u.Text)
+	b = appendLenString(b, u.Reason)
 	return hashID(b)
 }
 

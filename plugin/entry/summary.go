@@ -3,6 +3,7 @@ package entry
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gke-audit/auditd-cloud-logging/parser"
@@ -24,10 +25,19 @@ func SummaryLine(ev *parser.Event) string {
 	var buf [maxSummary + 64]byte
 	s := summaryWriter{b: buf[:0]}
 	s.write(ev)
-	if ev.Repeats != nil && ev.Repeats.Count > 1 {
-		s.str(" (×")
-		s.b = strconv.AppendInt(s.b, int64(ev.Repeats.Count), 10)
-		s.str(")")
+	if r := ev.Repeats; r != nil {
+		// The suffix is what makes a collapsed entry readable: cut the line, never the suffix.
+		var sb [96]byte
+		suffix := append(sb[:0], " (×"...)
+		suffix = strconv.AppendInt(suffix, int64(r.Count), 10)
+		if !r.First.IsZero() && !r.Last.IsZero() {
+			suffix = append(suffix, " between "...)
+			suffix = r.First.UTC().AppendFormat(suffix, time.RFC3339)
+			suffix = append(suffix, " and "...)
+			suffix = r.Last.UTC().AppendFormat(suffix, time.RFC3339)
+		}
+		suffix = append(suffix, ')')
+		return string(append(s.finishAt(maxSummary-len(suffix)), suffix...))
 	}
 	return string(s.finish())
 }
@@ -55,9 +65,12 @@ func (s *summaryWriter) arg(v string) {
 	s.b = strconv.AppendQuote(s.b, cutUTF8(v, maxSummaryArg))
 }
 
-func (s *summaryWriter) finish() []byte {
-	if len(s.b) > maxSummary {
-		s.b = append([]byte(cutUTF8(string(s.b), maxSummary-3)), "…"...)
+func (s *summaryWriter) finish() []byte { return s.finishAt(maxSummary) }
+
+// finishAt cuts the line to at most limit bytes, ending in "…" when cut.
+func (s *summaryWriter) finishAt(limit int) []byte {
+	if len(s.b) > limit {
+		s.b = append([]byte(cutUTF8(string(s.b), limit-3)), "…"...)
 	}
 	return s.b
 }

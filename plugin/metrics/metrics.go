@@ -20,26 +20,42 @@ import (
 
 const namespace = "auditd_cloud_logging"
 
-// Metrics are one instance's counters. Every input record is counted once in RecordsIn and
-// ends up in exactly one of: an event (EventsOut, then shipped, filtered, collapsed or
-// rate-limited), RecordsDuplicate, or RecordsUnparsed.
+// Metrics are one instance's counters: the only place its counts are kept (the output
+// instance increments them under its own lock and reads them back for its Counters snapshot).
+//
+// Every input record is counted once in RecordsIn and ends up in exactly one of
+// RecordsShipped, RecordsFiltered, RecordsCollapsed, RecordsRateLimited (records inside events,
+// by the filter stage's decision), RecordsUnparsed, RecordsDuplicate, or RecordsInFlight (still
+// being assembled). Every assembled event (EventsOut) gets exactly one of EventsShipped,
+// EventsFiltered, EventsCollapsed, EventsRateLimited.
 type Metrics struct {
-	RecordsIn         prometheus.Counter
-	RecordsDuplicate  prometheus.Counter
-	RecordsUnparsed   prometheus.Counter
-	RecordsMalformed  prometheus.Counter // msgpack records that could not be decoded at all
-	EventsOut         prometheus.Counter
-	EventsIncomplete  prometheus.Counter
-	EventsLost        prometheus.Counter // serial gaps: events that never reached us
-	EventsFiltered    prometheus.Counter
-	EventsCollapsed   prometheus.Counter
-	EventsRateLimited prometheus.Counter
-	EntriesWritten    prometheus.Counter
-	BytesWritten      prometheus.Counter
-	Retries           prometheus.Counter
-	EntriesRejected   *prometheus.CounterVec // label reason: the API's status code name
-	EventsInFlight    prometheus.Gauge
-	EntriesPending    prometheus.Gauge
+	RecordsIn                 prometheus.Counter
+	RecordsShipped            prometheus.Counter
+	RecordsFiltered           prometheus.Counter
+	RecordsCollapsed          prometheus.Counter
+	RecordsRateLimited        prometheus.Counter
+	RecordsDuplicate          prometheus.Counter
+	RecordsUnparsed           prometheus.Counter
+	RecordsMalformed          prometheus.Counter // msgpack records that could not be decoded at all
+	RecordsLoaderPathsOmitted prometheus.Counter
+	RecordsInFlight           prometheus.Gauge
+	EventsOut                 prometheus.Counter
+	EventsIncomplete          prometheus.Counter
+	EventsLost                prometheus.Counter // serial gaps: events that never reached us
+	EventsShipped             prometheus.Counter
+	EventsFiltered            prometheus.Counter
+	EventsCollapsed           prometheus.Counter
+	EventsRateLimited         prometheus.Counter
+	Entries                   prometheus.Counter
+	EntriesWritten            prometheus.Counter
+	BytesWritten              prometheus.Counter
+	EntriesUnsent             prometheus.Counter
+	Retries                   prometheus.Counter
+	WriteFailures             prometheus.Counter
+	Backpressure              prometheus.Counter
+	EntriesRejected           *prometheus.CounterVec // label reason: the API's status code name
+	EventsInFlight            prometheus.Gauge
+	EntriesPending            prometheus.Gauge
 
 	reg *prometheus.Registry
 }
@@ -54,28 +70,41 @@ func New(name string) *Metrics {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: n, Help: help, ConstLabels: labels})
 	}
 	m := &Metrics{
-		RecordsIn:         c("records_in_total", "Audit records received from fluent-bit."),
-		RecordsDuplicate:  c("records_duplicate_total", "Records identical to one already seen (re-reads, chunk replays), counted once."),
-		RecordsUnparsed:   c("records_unparsed_total", "Inputs that were not audit records or could not be parsed; each is shipped as its own entry."),
-		RecordsMalformed:  c("records_malformed_total", "fluent-bit records whose msgpack could not be decoded."),
-		EventsOut:         c("events_total", "Events assembled."),
-		EventsIncomplete:  c("events_incomplete_total", "Events flushed without evidence that all records arrived."),
-		EventsLost:        c("events_lost_total", "Events missing from the stream (serial gaps within one boot)."),
-		EventsFiltered:    c("events_filtered_total", "Events held back by Include/Exclude rules."),
-		EventsCollapsed:   c("events_collapsed_total", "Identical events counted into a collapsed entry."),
-		EventsRateLimited: c("events_rate_limited_total", "Events dropped by the rate limit (reported in periodic entries)."),
-		EntriesWritten:    c("entries_written_total", "Log entries accepted by Cloud Logging."),
-		BytesWritten:      c("bytes_written_total", "Bytes of write requests accepted by Cloud Logging."),
-		Retries:           c("retries_total", "Flushes answered with FLB_RETRY."),
+		RecordsIn:                 c("records_in_total", "Audit records received from fluent-bit."),
+		RecordsShipped:            c("records_shipped_total", "Records inside events passed on to be written."),
+		RecordsFiltered:           c("records_filtered_total", "Records inside events held back by Include/Exclude rules."),
+		RecordsCollapsed:          c("records_collapsed_total", "Records inside events counted into a collapsed entry."),
+		RecordsRateLimited:        c("records_rate_limited_total", "Records inside events dropped by the rate limit."),
+		RecordsDuplicate:          c("records_duplicate_total", "Records identical to one already seen (re-reads, chunk replays) or end markers of events already shipped, counted once."),
+		RecordsUnparsed:           c("records_unparsed_total", "Inputs that were not audit records or could not be parsed; each is shipped as its own entry."),
+		RecordsMalformed:          c("records_malformed_total", "fluent-bit records whose msgpack could not be decoded (also counted as unparsed)."),
+		RecordsLoaderPathsOmitted: c("records_loader_paths_omitted_total", "Dynamic-loader PATH records dropped from shipped events (Omit_Loader_Paths)."),
+		RecordsInFlight:           g("records_in_flight", "Records in events being assembled."),
+		EventsOut:                 c("events_total", "Events assembled."),
+		EventsIncomplete:          c("events_incomplete_total", "Events flushed without evidence that all records arrived."),
+		EventsLost:                c("events_lost_total", "Events missing from the stream (serial gaps within one boot)."),
+		EventsShipped:             c("events_shipped_total", "Events passed on to be written."),
+		EventsFiltered:            c("events_filtered_total", "Events held back by Include/Exclude rules."),
+		EventsCollapsed:           c("events_collapsed_total", "Identical events counted into a collapsed entry."),
+		EventsRateLimited:         c("events_rate_limited_total", "Events dropped by the rate limit (reported in periodic entries)."),
+		Entries:                   c("entries_total", "Log entries built (events, collapsed repeats, filter reports, unparsed inputs, lost-event notices)."),
+		EntriesWritten:            c("entries_written_total", "Log entries accepted by Cloud Logging."),
+		BytesWritten:              c("bytes_written_total", "Bytes of write requests accepted by Cloud Logging."),
+		EntriesUnsent:             c("entries_unsent_total", "Entries still unsent when the exit bound ran out."),
+		Retries:                   c("retries_total", "Flushes answered with FLB_RETRY."),
+		WriteFailures:             c("write_failures_total", "Writes that failed with a retryable error (their entries are kept and re-sent)."),
+		Backpressure:              c("backpressure_total", "Flushes answered RETRY without reading the chunk because the pending queue was full."),
 		EntriesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "entries_rejected_total",
 			Help: "Entries rejected by the API under partial success, by status code.", ConstLabels: labels}, []string{"reason"}),
 		EventsInFlight: g("events_in_flight", "Events being assembled."),
 		EntriesPending: g("entries_pending", "Entries built but not yet accepted by Cloud Logging."),
 		reg:            prometheus.NewRegistry(),
 	}
-	m.reg.MustRegister(m.RecordsIn, m.RecordsDuplicate, m.RecordsUnparsed, m.RecordsMalformed, m.EventsOut,
-		m.EventsIncomplete, m.EventsLost, m.EventsFiltered, m.EventsCollapsed, m.EventsRateLimited, m.EntriesWritten,
-		m.BytesWritten, m.Retries, m.EntriesRejected, m.EventsInFlight, m.EntriesPending)
+	m.reg.MustRegister(m.RecordsIn, m.RecordsShipped, m.RecordsFiltered, m.RecordsCollapsed, m.RecordsRateLimited,
+		m.RecordsDuplicate, m.RecordsUnparsed, m.RecordsMalformed, m.RecordsLoaderPathsOmitted, m.RecordsInFlight,
+		m.EventsOut, m.EventsIncomplete, m.EventsLost, m.EventsShipped, m.EventsFiltered, m.EventsCollapsed,
+		m.EventsRateLimited, m.Entries, m.EntriesWritten, m.BytesWritten, m.EntriesUnsent, m.Retries,
+		m.WriteFailures, m.Backpressure, m.EntriesRejected, m.EventsInFlight, m.EntriesPending)
 	return m
 }
 

@@ -35,5 +35,6 @@ func FuzzFlush(f *testing.F) {
 		if c.Written != c.Entries || c.Pending != 0 || c.Unsendable != 0 {
 			t.Fatalf("counters %+v", c)
 		}
+		checkAccounting(t, "after Close", c)
 	})
 }

@@ -28,6 +28,15 @@
 // backs off. Close drains everything (incomplete events flagged), writes it within the caller's
 // bound and logs what could not be sent.
 //
+// # Filters and accounting
+//
+// Between the assembler and the entry builder, whole events go through the filter stage
+// (plugin/filter: Include/Exclude, loader-path trimming, collapse, rate limit); unparsed inputs
+// and lost-event notices bypass it. The stage's collapsed aggregates and periodic reports become
+// entries of their own. Counts live in plugin/metrics (the only copy; Counters reads them back):
+// every record is counted once as shipped, filtered, collapsed or rate-limited (by its event's
+// decision), unparsed, duplicate, or still in flight.
+//
 // Records still in flight in the assembler and entries in the queue live in memory: a crash
 // loses them (fluent-bit has already been told OK for their chunks). The bounds keep that
 // window small: MaxEventsInFlight events and at most the pending queue.
@@ -37,10 +46,13 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gke-audit/auditd-cloud-logging/parser"
@@ -48,6 +60,8 @@ import (
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/delivery"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/entry"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/filter"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/metrics"
 )
 
 // Log levels passed to logf, in fluent-bit's spelling.
@@ -69,29 +83,45 @@ const (
 	minBackoff, maxBackoff   = time.Second, 30 * time.Second
 )
 
-// Counters are one instance's running counts, in one place so they can become metrics.
+// Counters is a snapshot of one instance's counts, read from its metrics (the only place they
+// are kept) under the instance's lock, so the numbers are consistent with each other.
 type Counters struct {
-	RecordsIn     uint64 // inputs decoded from chunks: records (journal, line, other) and malformed items
-	Malformed     uint64 // of which msgpack that was not a valid fluent-bit record
-	Unparsed      uint64 // inputs shipped as Unparsed entries (not audit, parse error, malformed)
-	Groups        uint64 // fluent-bit group markers skipped
-	Duplicates    uint64 // records the assembler recognised as already seen (re-reads, chunk replays)
-	UnparsedDups  uint64 // unparsed inputs seen again in a replayed chunk, shipped once
-	EventsOut     uint64 // events assembled
-	Incomplete    uint64 // of which flushed without evidence that all their records arrived
-	Lost          uint64 // serials the assembler reported missing (events lost before us)
-	Entries       uint64 // entries built
-	Written       uint64 // entries accepted by Cloud Logging
-	BytesWritten  uint64 // request bytes accepted
-	Rejected      uint64 // entries refused for good, each logged with its reason
-	Unsendable    uint64 // entries still unsent when Close's bound ran out (logged)
-	Retries       uint64 // flushes answered RETRY
-	Backpressure  uint64 // of which refused without reading the chunk because the queue was full
-	Pending       int    // entries waiting to be written now
-	PendingBytes  int    // their size
-	InFlight      int    // events being assembled now
-	WriteFailures uint64 // Write calls that ended in Retry
+	RecordsIn          uint64 // inputs decoded from chunks: records (journal, line, other) and malformed items
+	Malformed          uint64 // of which msgpack that was not a valid fluent-bit record
+	Unparsed           uint64 // inputs shipped as Unparsed entries (not audit, parse error, malformed)
+	Duplicates         uint64 // records seen before (re-reads, replays, late end markers), shipped once
+	RecordsShipped     uint64 // records inside events passed on to be written
+	RecordsFiltered    uint64 // records inside events held back by Include/Exclude
+	RecordsCollapsed   uint64 // records inside events counted into a collapsed entry
+	RecordsRateLimited uint64 // records inside events dropped by the rate limit
+	RecordsInFlight    uint64 // records in events still being assembled
+	LoaderPathsOmitted uint64 // loader PATH records trimmed from shipped events (part of RecordsShipped)
+	EventsOut          uint64 // events assembled
+	Incomplete         uint64 // of which flushed without evidence that all their records arrived
+	Lost               uint64 // serials the assembler reported missing (events lost before us)
+	Shipped            uint64 // events passed on to be written
+	Filtered           uint64 // events held back by Include/Exclude
+	Collapsed          uint64 // events counted into a collapsed entry
+	RateLimited        uint64 // events dropped by the rate limit
+	Entries            uint64 // entries built
+	Written            uint64 // entries accepted by Cloud Logging
+	BytesWritten       uint64 // request bytes accepted
+	Rejected           uint64 // entries refused for good, each logged with its reason
+	Unsendable         uint64 // entries still unsent when Close's bound ran out (logged)
+	Retries            uint64 // flushes answered RETRY
+	Backpressure       uint64 // of which refused without reading the chunk because the queue was full
+	WriteFailures      uint64 // Write calls that ended in Retry
+	Pending            int    // entries waiting to be written now
+	PendingBytes       int    // their size
+	InFlight           int    // events being assembled now
 }
+
+// Option configures New.
+type Option func(*Instance)
+
+// WithName sets the instance's name: the instance label of its metrics. Instances sharing a
+// Metrics_Listen address need distinct names. The default is "auditd_cloud_logging".
+func WithName(name string) Option { return func(i *Instance) { i.name = name } }
 
 // Instance is one [OUTPUT] section's state. Flush and Close may be called from several
 // goroutines (fluent-bit Workers N).
@@ -100,6 +130,11 @@ type Instance struct {
 	w    delivery.Writer
 	logf func(level, msg string)
 	now  func() time.Time
+	name string
+	m    *metrics.Metrics
+
+	releaseMetrics func()
+	metricsAddr    net.Addr
 
 	// mu guards everything below it; wmu serialises writes so entries leave in order and a
 	// failed batch goes back to the front of the queue before anything else is sent.
@@ -112,7 +147,10 @@ type Instance struct {
 	pendingBytes int
 	writing      int // bytes of the batch being written (still counts against the bound)
 	items        []parser.Item
-	c            Counters
+	stage        *filter.Stage
+	outs         []filter.Out
+	asmSeen      parser.AssemblerStats // what of the assembler's counts is already in m
+	lastSummary  time.Time
 	closed       bool
 	nextTry      time.Time // the ticker's next write attempt after a failure
 	backoff      time.Duration
@@ -130,8 +168,9 @@ type Instance struct {
 }
 
 // New creates an instance for a parsed and resolved configuration and starts its background
-// ticker. logf receives every log line with its level.
-func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*Instance, error) {
+// ticker (and, with Metrics_Listen, serves its metrics). logf receives every log line with its
+// level.
+func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opts ...Option) (*Instance, error) {
 	if w == nil {
 		return nil, fmt.Errorf("output: no writer")
 	}
@@ -151,6 +190,7 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*I
 		w:    w,
 		logf: logf,
 		now:  time.Now,
+		name: config.PluginName,
 		asm: parser.NewAssembler(parser.AssemblerConfig{
 			Quiet:        cfg.EventQuiet,
 			Timeout:      cfg.EventTimeout,
@@ -159,9 +199,19 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*I
 			Names:        names,
 		}),
 		builder: entry.NewBuilder(entry.Options{
-			IncludeRaw: cfg.IncludeRaw,
-			NodeName:   cfg.NodeName,
-			Names:      names,
+			IncludeRaw:  cfg.IncludeRaw,
+			NodeName:    cfg.NodeName,
+			Names:       names,
+			OmitRecords: !cfg.PayloadRecords,
+		}),
+		stage: filter.New(filter.Options{
+			Include:         cfg.Include,
+			Exclude:         cfg.Exclude,
+			OmitLoaderPaths: cfg.OmitLoaderPaths,
+			CollapseWindow:  cfg.CollapseWindow,
+			RateLimit:       cfg.RateLimit,
+			RateBurst:       cfg.RateBurst,
+			ReportInterval:  cfg.ReportInterval,
 		}),
 		unparsedSeed:      maphash.MakeSeed(),
 		unparsedSeen:      make(map[uint64]struct{}, unparsedSeenWindow),
@@ -171,6 +221,19 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*I
 		stop:              make(chan struct{}),
 		done:              make(chan struct{}),
 	}
+	for _, o := range opts {
+		o(i)
+	}
+	i.m = metrics.New(i.name)
+	if cfg.MetricsListen != "" {
+		addr, release, err := metrics.Serve(cfg.MetricsListen, i.m)
+		if err != nil {
+			return nil, err
+		}
+		i.releaseMetrics, i.metricsAddr = release, addr
+		logf(LevelInfo, fmt.Sprintf("metrics at http://%s/metrics", addr))
+	}
+	i.lastSummary = i.now()
 	quiet := cfg.EventQuiet
 	if quiet <= 0 {
 		quiet = parser.DefaultQuiet
@@ -179,18 +242,49 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string)) (*I
 	return i, nil
 }
 
+// Metrics returns the instance's metrics (for tests and the demo's estimates).
+func (i *Instance) Metrics() *metrics.Metrics { return i.m }
+
+// MetricsAddr is the address the metrics listener is bound to (nil without Metrics_Listen):
+// with port 0 in Metrics_Listen, the one the kernel chose.
+func (i *Instance) MetricsAddr() net.Addr { return i.metricsAddr }
+
 // Counters returns a snapshot of the running counts.
 func (i *Instance) Counters() Counters {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	c := i.c
-	st := i.asm.Stats()
-	c.Duplicates = st.Duplicates
-	c.Lost = st.Lost
-	c.InFlight = st.InFlight
-	c.Pending = len(i.pending)
-	c.PendingBytes = i.pendingBytes
+	i.syncAsmLocked()
+	v := i.m.Values()
+	u := func(k string) uint64 { return uint64(v[k]) }
+	c := Counters{
+		RecordsIn: u("records_in"), Malformed: u("records_malformed"), Unparsed: u("records_unparsed"),
+		Duplicates: u("records_duplicate"), RecordsShipped: u("records_shipped"), RecordsFiltered: u("records_filtered"),
+		RecordsCollapsed: u("records_collapsed"), RecordsRateLimited: u("records_rate_limited"),
+		RecordsInFlight: u("records_in_flight"), LoaderPathsOmitted: u("records_loader_paths_omitted"),
+		EventsOut: u("events"), Incomplete: u("events_incomplete"), Lost: u("events_lost"),
+		Shipped: u("events_shipped"), Filtered: u("events_filtered"), Collapsed: u("events_collapsed"),
+		RateLimited: u("events_rate_limited"), Entries: u("entries"), Written: u("entries_written"),
+		BytesWritten: u("bytes_written"), Unsendable: u("entries_unsent"), Retries: u("retries"),
+		Backpressure: u("backpressure"), WriteFailures: u("write_failures"),
+		Pending: len(i.pending), PendingBytes: i.pendingBytes, InFlight: int(v["events_in_flight"]),
+	}
+	for k, x := range v {
+		if strings.HasPrefix(k, "entries_rejected{") {
+			c.Rejected += uint64(x)
+		}
+	}
 	return c
+}
+
+// syncAsmLocked moves what the assembler counted since the last call into the metrics.
+func (i *Instance) syncAsmLocked() {
+	st := i.asm.Stats()
+	i.m.RecordsDuplicate.Add(float64(st.Duplicates + st.LateMarkers - i.asmSeen.Duplicates - i.asmSeen.LateMarkers))
+	i.m.EventsLost.Add(float64(st.Lost - i.asmSeen.Lost))
+	i.m.RecordsInFlight.Set(float64(st.Pending))
+	i.m.EventsInFlight.Set(float64(st.InFlight))
+	i.m.EntriesPending.Set(float64(len(i.pending)))
+	i.asmSeen = st
 }
 
 // Flush handles one chunk and says what fluent-bit should do with it.
@@ -209,8 +303,8 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 		if out := i.write(context.Background()); out != delivery.OK {
 			i.mu.Lock()
 			defer i.mu.Unlock()
-			i.c.Retries++
-			i.c.Backpressure++
+			i.m.Retries.Inc()
+			i.m.Backpressure.Inc()
 			if now := i.now(); now.Sub(i.lastPressure) >= 10*time.Second {
 				i.lastPressure = now
 				i.logf(LevelWarn, fmt.Sprintf("pending queue full (%d entries, %d bytes; bounds %d / %d) and Cloud Logging "+
@@ -224,20 +318,20 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 	i.mu.Lock()
 	now := i.now()
 	st := chunk.Decode(data, func(ts time.Time, in chunk.Input) { i.addLocked(ts, in, now) })
-	i.c.RecordsIn += uint64(st.Records + st.Malformed)
-	i.c.Malformed += uint64(st.Malformed)
-	i.c.Groups += uint64(st.Groups)
+	i.m.RecordsIn.Add(float64(st.Records + st.Malformed))
+	i.m.RecordsMalformed.Add(float64(st.Malformed))
 	if st.Malformed > 0 {
 		i.logf(LevelWarn, fmt.Sprintf("chunk of %s: %d malformed msgpack records (shipped as unparsed entries), "+
 			"%d undecodable trailing bytes", tag, st.Malformed, st.TrailingBytes))
 	}
 	i.drainLocked(now)
+	i.syncAsmLocked()
 	i.mu.Unlock()
 
 	out := i.write(context.Background())
 	if out == delivery.Retry {
 		i.mu.Lock()
-		i.c.Retries++
+		i.m.Retries.Inc()
 		i.mu.Unlock()
 	}
 	return out
@@ -252,13 +346,13 @@ func (i *Instance) addLocked(ts time.Time, in chunk.Input, now time.Time) {
 	// The assembler passes unparsed inputs straight through; a replayed chunk would ship
 	// them twice, so remember recent ones here.
 	if !i.firstUnparsedLocked(u, in.Kind == chunk.KindMalformed) {
-		i.c.UnparsedDups++
+		i.m.RecordsDuplicate.Inc()
 		return
 	}
 	if u.Time.IsZero() {
 		u.Time = now
 	}
-	i.c.Unparsed++
+	i.m.RecordsUnparsed.Inc()
 	i.asm.AddUnparsed(*u)
 }
 
@@ -299,32 +393,87 @@ func (i *Instance) fullLocked() bool {
 // drainLocked moves ready items into the pending queue as entries.
 func (i *Instance) drainLocked(now time.Time) {
 	i.items = i.asm.Drain(now, i.items[:0])
-	i.queueItemsLocked()
+	i.queueItemsLocked(now)
 }
 
-func (i *Instance) queueItemsLocked() {
+// queueItemsLocked runs whole events through the filter stage and queues what it passes on;
+// unparsed inputs and lost-event notices bypass it (they are never held back).
+func (i *Instance) queueItemsLocked(now time.Time) {
 	for k, it := range i.items {
-		switch it.Kind {
-		case parser.ItemEvent:
-			i.c.EventsOut++
-			if it.Event.Incomplete {
-				i.c.Incomplete++
-			}
-		case parser.ItemLost:
+		i.items[k] = parser.Item{} // let the item go once its entry exists
+		switch {
+		case it.Kind == parser.ItemEvent && it.Event != nil:
+			i.filterLocked(it.Event, now)
+		case it.Kind == parser.ItemLost && it.Lost != nil:
 			i.logf(LevelWarn, fmt.Sprintf("audit events lost before reaching the plugin: serials %d..%d (%d) of node %q boot %q",
 				it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID))
+			i.queueLocked(it)
+		default:
+			i.queueLocked(it)
 		}
-		e := i.builder.Build(it)
-		est := estimateSize(it)
-		i.items[k] = parser.Item{} // let the event go once its entry exists
-		if e == nil {
-			continue
-		}
-		i.c.Entries++
-		i.pending = append(i.pending, e)
-		i.pendingBytes += est
 	}
 }
+
+func (i *Instance) filterLocked(ev *parser.Event, now time.Time) {
+	// Counted before the stage: loader-path trimming removes records from shipped events.
+	n := len(ev.Records)
+	i.m.EventsOut.Inc()
+	if ev.Incomplete {
+		i.m.EventsIncomplete.Inc()
+	}
+	var d filter.Decision
+	i.outs, d = i.stage.Process(ev, now, i.outs[:0])
+	switch d {
+	case filter.Shipped:
+		i.m.EventsShipped.Inc()
+		i.m.RecordsShipped.Add(float64(n))
+		if trimmed := n - len(ev.Records); trimmed > 0 {
+			i.m.RecordsLoaderPathsOmitted.Add(float64(trimmed))
+		}
+	case filter.Filtered:
+		i.m.EventsFiltered.Inc()
+		i.m.RecordsFiltered.Add(float64(n))
+	case filter.Collapsed:
+		i.m.EventsCollapsed.Inc()
+		i.m.RecordsCollapsed.Add(float64(n))
+	case filter.RateLimited:
+		i.m.EventsRateLimited.Inc()
+		i.m.RecordsRateLimited.Add(float64(n))
+	}
+	i.queueOutsLocked()
+}
+
+// queueOutsLocked queues the stage's output: events (plain, or collapsed aggregates whose
+// records were counted as collapsed when they arrived) and reports.
+func (i *Instance) queueOutsLocked() {
+	for k, o := range i.outs {
+		i.outs[k] = filter.Out{}
+		switch {
+		case o.Event != nil:
+			i.queueLocked(parser.Item{Kind: parser.ItemEvent, Event: o.Event})
+		case o.Report != nil:
+			if e := i.builder.BuildReport(o.Report); e != nil {
+				i.pushLocked(e, reportSizeEstimate)
+			}
+		}
+	}
+	i.outs = i.outs[:0]
+}
+
+func (i *Instance) queueLocked(it parser.Item) {
+	if e := i.builder.Build(it); e != nil {
+		i.pushLocked(e, estimateSize(it))
+	}
+}
+
+func (i *Instance) pushLocked(e *loggingpb.LogEntry, est int) {
+	i.m.Entries.Inc()
+	i.pending = append(i.pending, e)
+	i.pendingBytes += est
+}
+
+// reportSizeEstimate: a report names at most 3×100 kinds of at most 256 bytes.
+const reportSizeEstimate = 4096
 
 // estimateSize guesses an entry's encoded size from its item. proto.Size would be exact, but
 // on Struct payloads it walks every map through reflection (tens of allocations per entry) and
@@ -371,10 +520,10 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.writing = 0
-	i.c.Written += uint64(res.Written)
-	i.c.BytesWritten += uint64(res.Bytes)
+	i.m.EntriesWritten.Add(float64(res.Written))
+	i.m.BytesWritten.Add(float64(res.Bytes))
 	for _, r := range res.Rejected {
-		i.c.Rejected++
+		i.m.EntriesRejected.WithLabelValues(RejectReason(r.Reason)).Inc()
 		i.logf(LevelError, fmt.Sprintf("entry %s (%s) refused by Cloud Logging and dropped: %s",
 			r.Entry.GetInsertId(), r.Entry.GetTimestamp().AsTime().Format(time.RFC3339Nano), r.Reason))
 	}
@@ -394,7 +543,7 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	}
 	i.pending = append(res.Unsent[:len(res.Unsent):len(res.Unsent)], i.pending...)
 	i.pendingBytes += unsentBytes
-	i.c.WriteFailures++
+	i.m.WriteFailures.Inc()
 	i.backoff = min(max(i.backoff*2, minBackoff), maxBackoff)
 	i.nextTry = i.now().Add(i.backoff)
 	level := LevelWarn
@@ -406,7 +555,8 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	return delivery.Retry
 }
 
-// run drains events completed by time and writes them without waiting for another chunk.
+// run drains events completed by time and writes them without waiting for another chunk. It
+// also closes the filter stage's collapse windows, emits its reports, and logs the summary.
 func (i *Instance) run(every time.Duration) {
 	defer close(i.done)
 	t := time.NewTicker(every)
@@ -420,8 +570,19 @@ func (i *Instance) run(every time.Duration) {
 		i.mu.Lock()
 		now := i.now()
 		i.drainLocked(now)
+		i.outs = i.stage.Tick(now, i.outs[:0])
+		i.queueOutsLocked()
+		i.syncAsmLocked()
 		due := len(i.pending) > 0 && !now.Before(i.nextTry)
+		summary := ""
+		if iv := i.cfg.LogSummaryInterval; iv > 0 && now.Sub(i.lastSummary) >= iv {
+			i.lastSummary = now
+			summary = i.m.Summary()
+		}
 		i.mu.Unlock()
+		if summary != "" {
+			i.logf(LevelInfo, "summary: "+summary)
+		}
 		// A flush holding wmu is already sending the queue; try again next tick.
 		if due && i.wmu.TryLock() {
 			i.writeHeld(context.Background())
@@ -446,9 +607,14 @@ func (i *Instance) Close(ctx context.Context) {
 	i.wmu.Lock()
 	defer i.wmu.Unlock()
 	i.mu.Lock()
-	i.drainLocked(i.now())
+	now := i.now()
+	i.drainLocked(now)
 	i.items = i.asm.DrainAll(i.items[:0])
-	i.queueItemsLocked()
+	i.queueItemsLocked(now)
+	// Open collapse groups and what was held back since the last report go out now.
+	i.outs = i.stage.Flush(now, i.outs[:0])
+	i.queueOutsLocked()
+	i.syncAsmLocked()
 	i.mu.Unlock()
 
 	for {
@@ -469,19 +635,40 @@ func (i *Instance) Close(ctx context.Context) {
 	}
 	i.mu.Lock()
 	left := len(i.pending)
-	i.c.Unsendable += uint64(left)
-	c := i.c
+	i.m.EntriesUnsent.Add(float64(left))
 	i.pending, i.pendingBytes = nil, 0
+	i.syncAsmLocked()
 	i.mu.Unlock()
+	c := i.Counters()
 	if left > 0 {
 		i.logf(LevelError, fmt.Sprintf("exit: %d entries could not be sent before the shutdown bound and are lost "+
 			"(%d written in total)", left, c.Written))
 	}
-	st := i.asm.Stats()
-	i.logf(LevelInfo, fmt.Sprintf("exit: records in %d, events %d (%d incomplete), unparsed %d, duplicates %d, "+
-		"lost serials %d, entries written %d, rejected %d, unsent %d, retries %d",
-		c.RecordsIn, c.EventsOut, c.Incomplete, c.Unparsed, st.Duplicates, st.Lost, c.Written, c.Rejected, left, c.Retries))
+	i.logf(LevelInfo, fmt.Sprintf("exit: records in %d, events %d (%d incomplete; shipped %d, filtered %d, collapsed %d, "+
+		"rate-limited %d), unparsed %d, duplicates %d, lost serials %d, entries written %d, rejected %d, unsent %d, retries %d",
+		c.RecordsIn, c.EventsOut, c.Incomplete, c.Shipped, c.Filtered, c.Collapsed, c.RateLimited, c.Unparsed,
+		c.Duplicates, c.Lost, c.Written, c.Rejected, left, c.Retries))
 	if err := i.w.Close(); err != nil {
 		i.logf(LevelWarn, "closing the Cloud Logging client: "+err.Error())
 	}
+	if i.releaseMetrics != nil {
+		i.releaseMetrics()
+	}
+}
+
+// RejectReason names the status code in a delivery.Rejected reason, for the reason label of
+// entries_rejected_total (a bounded set: code names, TooLarge, or Other). Per-entry errors read
+// "InvalidArgument: ..."; a refused request reads "request refused: rpc error: code = NotFound ...".
+func RejectReason(text string) string {
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		name := c.String()
+		if strings.HasPrefix(text, name+":") || strings.Contains(text, "code = "+name+" ") ||
+			strings.HasSuffix(text, "code = "+name) {
+			return name
+		}
+	}
+	if strings.Contains(text, "does not fit in a request") {
+		return "TooLarge"
+	}
+	return "Other"
 }

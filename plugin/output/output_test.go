@@ -444,7 +444,7 @@ func TestMalformedCountedRestProcessed(t *testing.T) {
 	}
 	closeNow(t, i)
 	c := i.Counters()
-	if c.Malformed != 2 || c.Unparsed != 2 || c.UnparsedDups != 2 || c.RecordsIn != 2*42 {
+	if c.Malformed != 2 || c.Unparsed != 2 || c.Duplicates != 42 || c.RecordsIn != 2*42 {
 		t.Fatalf("counters %+v", c)
 	}
 	if len(l.find("malformed msgpack records")) != 2 {
@@ -469,5 +469,8 @@ func TestDropLoggedNotRetried(t *testing.T) {
 	c := i.Counters()
 	if c.Rejected == 0 || c.Rejected != c.Entries || c.Pending != 0 || len(l.find("refused")) == 0 {
 		t.Fatalf("counters %+v logs %v", c, l.lines)
+	}
+	if v := i.Metrics().Values(); v["entries_rejected{reason=NotFound}"] != float64(c.Rejected) {
+		t.Fatalf("rejected by reason: %v", v)
 	}
 }
