@@ -452,7 +452,8 @@ func TestPayloadShape(t *testing.T) {
 		"records/5/type":         "PROCTITLE",
 		"records/6/type":         "EOE",
 		"records/2/raw":          `type=CWD msg=audit(1795637125.200:1845): cwd="/root"`,
-		"records/1/fields/a1":    "https://x",
+		"records/1/type":         "EXECVE",
+		"records/1/fields/argc":  "2",
 		"records/0/fields/items": "2",
 	}
 	for k, v := range want {
@@ -476,6 +477,10 @@ func TestPayloadShape(t *testing.T) {
 	}
 	if _, ok := p["process"].(map[string]any)["title"]; ok {
 		t.Error("title equal to the argv is repeated")
+	}
+	// The EXECVE record keeps argc only: its arguments are process.argv, capped once.
+	if f := p["records"].([]any)[1].(map[string]any)["fields"].(map[string]any); len(f) != 1 {
+		t.Errorf("EXECVE record fields %v, want only argc (the arguments are in process.argv)", f)
 	}
 	if _, ok := p["records"].([]any)[6].(map[string]any)["fields"]; ok {
 		t.Error("EOE record has a fields object")
@@ -737,5 +742,16 @@ func TestLateFragmentGetsItsOwnID(t *testing.T) {
 	}
 	if again := build(t, b, events[1]); again.InsertId != late.InsertId {
 		t.Fatalf("rebuilt fragment changed id: %s then %s", late.InsertId, again.InsertId)
+	}
+}
+
+func TestIsArgField(t *testing.T) {
+	for k, want := range map[string]bool{
+		"a0": true, "a12": true, "a3_len": true, "a3[0]": true, "a10[17]": true,
+		"argc": false, "a": false, "a_len": false, "arch": false, "a0x": false, "a1[": false, "auid": false, "b0": false,
+	} {
+		if got := isArgField(k); got != want {
+			t.Errorf("isArgField(%q) = %v, want %v", k, got, want)
+		}
 	}
 }

@@ -147,6 +147,8 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	recs := ev
 	if b.o.OmitRecords {
 		recs = &parser.Event{} // plan and records read only Records
+	} else {
+		recs = withoutExecArgs(ev)
 	}
 	// Interpreted values first: their lengths decide whether anything has to be cut.
 	vals := a.vals[:0]
@@ -184,6 +186,55 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		b.emergency(a, en, ev, node)
 	}
 	return e
+}
+
+const typeExecve = 1309 // AUDIT_EXECVE
+
+// withoutExecArgs returns the event as the records list shows it: EXECVE records keep argc
+// but not their aN, aN_len and aN[i] fields. process.argv already carries the arguments,
+// joined across records and split pieces and capped by Argv_Max_Bytes; repeating them in the
+// records would double what every exec costs and defeat the cap. Events without EXECVE
+// records are returned as they are, without copying.
+func withoutExecArgs(ev *parser.Event) *parser.Event {
+	first := -1
+	for i := range ev.Records {
+		if ev.Records[i].Type == typeExecve {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return ev
+	}
+	view := &parser.Event{Key: ev.Key, Records: make([]parser.Record, len(ev.Records))}
+	copy(view.Records, ev.Records)
+	for i := first; i < len(view.Records); i++ {
+		r := &view.Records[i]
+		if r.Type != typeExecve {
+			continue
+		}
+		kept := make([]parser.Field, 0, 1)
+		for _, f := range r.Fields {
+			if !isArgField(f.Key) {
+				kept = append(kept, f)
+			}
+		}
+		r.Fields = kept
+	}
+	return view
+}
+
+// isArgField matches EXECVE argument keys: a0, a12, a3_len, a3[0].
+func isArgField(k string) bool {
+	if len(k) < 2 || k[0] != 'a' || k[1] < '0' || k[1] > '9' {
+		return false
+	}
+	i := 1
+	for i < len(k) && k[i] >= '0' && k[i] <= '9' {
+		i++
+	}
+	rest := k[i:]
+	return rest == "" || rest == "_len" || (len(rest) > 2 && rest[0] == '[' && rest[len(rest)-1] == ']')
 }
 
 // interpret returns the ausearch -i form of a field for the payload. ausearch prints the
