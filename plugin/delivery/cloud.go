@@ -28,8 +28,10 @@ import (
 // (3) a flush on the engine thread (Workers 0) must return promptly.
 var noRetry = gax.WithRetry(func() gax.Retryer { return nil })
 
-// encodeOpt makes gRPC encode requests with requestCodec (see there).
-var encodeOpt = gax.WithGRPCOptions(grpc.ForceCodecV2(newRequestCodec()))
+// encodeWith makes gRPC encode a request of size bytes with requestCodec (see there).
+func encodeWith(size int) gax.CallOption {
+	return gax.WithGRPCOptions(grpc.ForceCodecV2(newRequestCodec(size)))
+}
 
 type cloudWriter struct {
 	client   *logging.Client
@@ -113,7 +115,7 @@ func (w *cloudWriter) Write(ctx context.Context, entries []*loggingpb.LogEntry) 
 			PartialSuccess: true,
 		}
 		cctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
-		_, err := w.client.WriteLogEntries(cctx, req, noRetry, encodeOpt)
+		_, err := w.client.WriteLogEntries(cctx, req, noRetry, encodeWith(b.size))
 		cancel()
 		res.Requests++
 		if err == nil {

@@ -11,21 +11,24 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// requestCodec encodes WriteLogEntriesRequests using the entry sizes split already
-// computed, so each entry is walked twice (size, then marshal) instead of three times
-// (split's size, then gRPC's own size and marshal). Sizing a structpb payload is not
-// free: its map fields cost about as much as marshalling them (BenchmarkWrite1000).
-//
-// It relies on each entry's size cache being current, which holds because split sized
-// every entry moments before and the caller does not mutate entries during Write. As a
-// guard, an entry whose encoding does not match its cached size is re-encoded in full.
-// Anything else (and all responses) goes to gRPC's default proto codec.
-type requestCodec struct{ fallback encoding.CodecV2 }
+// requestCodec encodes WriteLogEntriesRequests with the hand-written entry encoder
+// (wire.go), which walks each entry once, without protobuf-go's reflection; entries it
+// does not handle go through protobuf-go. sizeHint is the request size split computed,
+// so the buffer is taken once at the right size. Anything else (and all responses) goes
+// to gRPC's default proto codec.
+type requestCodec struct {
+	fallback encoding.CodecV2
+	sizeHint int
+}
 
+// cachedSize marshals an entry right after proto.Size sized it, so its own size is not
+// computed twice.
 var cachedSize = proto.MarshalOptions{UseCachedSize: true}
 
-func newRequestCodec() requestCodec {
-	return requestCodec{fallback: encoding.GetCodecV2("proto")}
+var protoCodec = encoding.GetCodecV2("proto")
+
+func newRequestCodec(sizeHint int) requestCodec {
+	return requestCodec{fallback: protoCodec, sizeHint: sizeHint}
 }
 
 func (c requestCodec) Name() string { return "proto" }
@@ -39,47 +42,81 @@ func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return c.fallback.Marshal(v)
 	}
-	b, err := encodeRequest(req)
+	buf, err := encodePooled(req, c.sizeHint)
 	if err != nil {
 		return nil, err
 	}
-	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	return mem.BufferSlice{buf}, nil
 }
 
-// encodeRequest is proto.Marshal(req) reusing cached entry sizes. Repeated message
-// fields encode independently, so the head (every field but entries) followed by each
-// entry as tag + length + body is the same message.
-func encodeRequest(req *loggingpb.WriteLogEntriesRequest) ([]byte, error) {
+// encodePooled encodes req like encodeRequest, into a buffer from gRPC's pool when the
+// request is large (as gRPC's own codec does): a request is up to 10 MB, and one fresh
+// buffer per request is most of the bytes the writer allocates. Free the buffer after use.
+func encodePooled(req *loggingpb.WriteLogEntriesRequest, sizeHint int) (mem.Buffer, error) {
+	if mem.IsBelowBufferPoolingThreshold(sizeHint) {
+		b, err := encodeRequest(req, sizeHint)
+		return mem.SliceBuffer(b), err
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(sizeHint)
+	b, err := appendRequest((*buf)[:0], req)
+	if err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
+	if cap(b) != cap(*buf) {
+		// The hint was short and append moved the bytes: the pooled buffer goes back unused.
+		pool.Put(buf)
+		return mem.SliceBuffer(b), nil
+	}
+	*buf = b
+	return mem.NewBuffer(buf, pool), nil
+}
+
+// encodeRequest is proto.Marshal(req), up to map order. sizeHint only presizes the
+// buffer (0: estimate).
+func encodeRequest(req *loggingpb.WriteLogEntriesRequest, sizeHint int) ([]byte, error) {
+	if sizeHint <= 0 {
+		sizeHint = 256 + len(req.Entries)*1024
+	}
+	return appendRequest(make([]byte, 0, sizeHint), req)
+}
+
+// appendRequest appends proto.Marshal(req), up to map order. Repeated message fields
+// encode independently, so the head (every field but entries) followed by each entry as
+// tag + length + body is the same message.
+func appendRequest(b []byte, req *loggingpb.WriteLogEntriesRequest) ([]byte, error) {
 	head := &loggingpb.WriteLogEntriesRequest{
 		LogName: req.LogName, Resource: req.Resource, Labels: req.Labels,
 		PartialSuccess: req.PartialSuccess, DryRun: req.DryRun,
 	}
-	total := proto.Size(head)
-	for _, e := range req.Entries {
-		total += protowire.SizeTag(entriesFieldNumber) + protowire.SizeBytes(cachedSize.Size(e))
-	}
-	b, err := proto.MarshalOptions{}.MarshalAppend(make([]byte, 0, total), head)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, head)
 	if err != nil {
 		return nil, fmt.Errorf("encoding request head: %w", err)
 	}
 	for i, e := range req.Entries {
-		n := cachedSize.Size(e)
 		b = protowire.AppendTag(b, entriesFieldNumber, protowire.BytesType)
 		mark := len(b)
+		if out, ok := appendEntry(append(b, 0, 0), e); ok {
+			b = finishLen(out, mark)
+			continue
+		}
+		b = b[:mark]
+		// protobuf-go for what the wire encoder does not handle; it also names the
+		// problem (invalid UTF-8) when there is one.
+		n := proto.Size(e)
 		b = protowire.AppendVarint(b, uint64(n))
 		start := len(b)
 		out, merr := cachedSize.MarshalAppend(b, e)
 		if merr == nil && len(out)-start == n {
 			b = out
-		} else {
-			// The entry changed after it was sized (protobuf may notice and refuse, or
-			// the length differs): encode it from scratch.
-			body, err := proto.Marshal(e)
-			if err != nil {
-				return nil, fmt.Errorf("encoding entry %d: %w", i, err)
-			}
-			b = append(protowire.AppendVarint(b[:mark], uint64(len(body))), body...)
+			continue
 		}
+		body, err := proto.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encoding entry %d: %w", i, err)
+		}
+		b = append(protowire.AppendVarint(b[:mark], uint64(len(body))), body...)
 	}
 	return b, nil
 }

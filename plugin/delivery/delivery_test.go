@@ -598,7 +598,7 @@ func TestEncodeRequest(t *testing.T) {
 	// An entry changed after sizing must still be encoded correctly.
 	req.Entries[7].GetJsonPayload().Fields["argv"] = structpb.NewStringValue(strings.Repeat("z", 5000))
 	req.Entries[9].InsertId = ""
-	b, err := encodeRequest(req)
+	b, err := encodeRequest(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +613,7 @@ func TestEncodeRequest(t *testing.T) {
 		t.Fatal("decoded request differs")
 	}
 	// Other messages go to the default codec.
-	bs, err := newRequestCodec().Marshal(&loggingpb.WriteLogEntriesResponse{})
+	bs, err := newRequestCodec(0).Marshal(&loggingpb.WriteLogEntriesResponse{})
 	if err != nil || bs.Len() != 0 {
 		t.Fatalf("fallback: %v %d", err, bs.Len())
 	}

@@ -50,7 +50,7 @@ func split(entries []*loggingpb.LogEntry, baseSize, maxBytes int) ([]batch, []Re
 			rejected = append(rejected, Rejected{Reason: "nil entry (a bug in the caller)"})
 			continue
 		}
-		n := proto.Size(e)
+		n := entrySizeOrProto(e)
 		cost := tag + protowire.SizeBytes(n)
 		if baseSize+cost > maxBytes {
 			flush(i)
@@ -74,7 +74,15 @@ func halve(b batch, baseSize int) [2]batch {
 	first := batch{entries: b.entries[:mid], size: baseSize}
 	tag := protowire.SizeTag(entriesFieldNumber)
 	for _, e := range first.entries {
-		first.size += tag + protowire.SizeBytes(proto.Size(e))
+		first.size += tag + protowire.SizeBytes(entrySizeOrProto(e))
 	}
 	return [2]batch{first, {entries: b.entries[mid:], size: b.size - (first.size - baseSize)}}
+}
+
+// entrySizeOrProto is proto.Size(e), through the wire encoder when it handles e.
+func entrySizeOrProto(e *loggingpb.LogEntry) int {
+	if n, ok := entrySize(e); ok {
+		return n
+	}
+	return proto.Size(e)
 }
