@@ -68,7 +68,8 @@ func hasProjectKey(rule string) bool {
 
 // TestScriptRealAuditctl loads the non-COS rule set into this machine's kernel with the real
 // auditctl, checks `auditctl -l`, removes it with disable mode, and restores the rules and the
-// enabled flag found before. It never locks (-e 2) and never touches the failure mode.
+// enabled flag found before. It never locks (-e 2) and never touches the failure mode. It holds
+// the audit capture lock (see lockCapture) throughout.
 func TestScriptRealAuditctl(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "needs root to change kernel audit rules")
@@ -82,6 +83,8 @@ func TestScriptRealAuditctl(t *testing.T) {
 	if osr, err := os.ReadFile("/etc/os-release"); err == nil && regexp.MustCompile(`(?m)^ID="?cos"?$`).Match(osr) {
 		skipOrFail(t, "this machine is COS: the script would start cloud-audit-setup, which locks the rules")
 	}
+	// Before reading the state to restore: the e2e test and the corpus capture change it too.
+	lockCapture(t)
 	priorEnabled := auditEnabled(t)
 	if priorEnabled == "2" {
 		skipOrFail(t, "audit rules are locked on this machine (enabled 2)")

@@ -450,6 +450,12 @@ func TestMalformedCountedRestProcessed(t *testing.T) {
 	if len(l.find("malformed msgpack records")) != 2 {
 		t.Fatalf("malformed records not logged: %v", l.lines)
 	}
+	// The replay's duplicates, unparsed inputs included, are visible: a debug line for the
+	// chunk and the exit summary.
+	if len(l.find("debug: chunk of audit: 42 records seen before (2 of them unparsed inputs)")) != 1 ||
+		len(l.find("duplicates 42,")) != 1 {
+		t.Fatalf("duplicates not reported: %v", l.lines)
+	}
 	got := ids(srv)
 	requireUnique(t, got)
 	if uint64(len(got)) != c.Entries {
