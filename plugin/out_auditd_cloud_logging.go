@@ -51,8 +51,15 @@ type instance struct {
 	out  *output.Instance
 }
 
+// debugLogs turns on debug lines. fluent-bit's own log_level is a reserved key a Go plugin
+// cannot read, so the environment decides: AUDITD_CLOUD_LOGGING_DEBUG=1.
+var debugLogs = os.Getenv("AUDITD_CLOUD_LOGGING_DEBUG") == "1"
+
 // logf writes a line in fluent-bit's log format to stderr (where fluent-bit logs).
 func logf(name, level, msg string) {
+	if level == output.LevelDebug && !debugLogs {
+		return
+	}
 	fmt.Fprintf(os.Stderr, "[%s] [%5s] [output:%s:%s] %s\n",
 		time.Now().Format("2006/01/02 15:04:05"), level, config.PluginName, name, msg)
 }
