@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gke-audit/auditd-cloud-logging/internal/audittest"
 )
 
 // projectKeys are the keys the bundled rules use (disable mode finds rules by them).
@@ -69,7 +71,7 @@ func hasProjectKey(rule string) bool {
 // TestScriptRealAuditctl loads the non-COS rule set into this machine's kernel with the real
 // auditctl, checks `auditctl -l`, removes it with disable mode, and restores the rules and the
 // enabled flag found before. It never locks (-e 2) and never touches the failure mode. It holds
-// the audit capture lock (see lockCapture) throughout.
+// the audit capture lock (see audittest.Lock) throughout.
 func TestScriptRealAuditctl(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "needs root to change kernel audit rules")
@@ -84,7 +86,7 @@ func TestScriptRealAuditctl(t *testing.T) {
 		skipOrFail(t, "this machine is COS: the script would start cloud-audit-setup, which locks the rules")
 	}
 	// Before reading the state to restore: the e2e test and the corpus capture change it too.
-	lockCapture(t)
+	audittest.Lock(t)
 	priorEnabled := auditEnabled(t)
 	if priorEnabled == "2" {
 		skipOrFail(t, "audit rules are locked on this machine (enabled 2)")

@@ -17,19 +17,6 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// required: CI sets AUDIT_TESTS_REQUIRED=1 so that a machine without the prerequisites fails
-// the run instead of passing it with a skip.
-func required() bool { return os.Getenv("AUDIT_TESTS_REQUIRED") == "1" }
-
-func skipOrFail(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if required() {
-		t.Fatalf("%s (AUDIT_TESTS_REQUIRED=1 makes this a failure)", msg)
-	}
-	t.Skip(msg + " (set AUDIT_TESTS_REQUIRED=1 to make this a failure)")
-}
-
 func auditctl(args ...string) (string, error) {
 	out, err := exec.Command("auditctl", args...).CombinedOutput()
 	return strings.TrimSpace(string(out)), err
@@ -63,39 +50,6 @@ func auditRules(t *testing.T) []string {
 		return nil
 	}
 	return strings.Split(out, "\n")
-}
-
-// lockCapture takes the lock scripts/capture-corpus.sh takes, waiting up to two minutes for a
-// capture in progress; the lock is released when the test ends.
-func lockCapture(t *testing.T) {
-	t.Helper()
-	path := os.Getenv("AUDIT_CAPTURE_LOCK")
-	if path == "" {
-		path = "/run/lock/audit-capture.lock"
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("audit capture lock %s: %v", path, err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
-			f.Close()
-			t.Fatalf("audit capture lock %s: %v (another audit capture or end-to-end test holds it)", path, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	})
 }
 
 // auditdConf is scripts/capture-corpus.sh's throw-away configuration: its own log file,

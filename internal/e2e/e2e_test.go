@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gke-audit/auditd-cloud-logging/emulator"
+	"github.com/gke-audit/auditd-cloud-logging/internal/audittest"
 	"github.com/gke-audit/auditd-cloud-logging/internal/flbchunk"
 )
 
@@ -48,22 +49,22 @@ const e2eRules = `# end-to-end test rules (internal/e2e)
 // records. See the package comment.
 func TestAuditdEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root: it starts auditd and loads audit rules")
+		audittest.SkipOrFail(t, "needs root: it starts auditd and loads audit rules")
 	}
 	for _, tool := range []string{"auditd", "auditctl", "runuser", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			skipOrFail(t, "%s not installed (Debian: apt-get install auditd util-linux bash)", tool)
+			audittest.SkipOrFail(t, "%s not installed (Debian: apt-get install auditd util-linux bash)", tool)
 		}
 	}
 	if _, err := os.Stat("/proc/self/loginuid"); err != nil {
-		skipOrFail(t, "no kernel audit: /proc/self/loginuid is missing (kernel without CONFIG_AUDIT)")
+		audittest.SkipOrFail(t, "no kernel audit: /proc/self/loginuid is missing (kernel without CONFIG_AUDIT)")
 	}
 	if _, err := auditStatus(); err != nil {
-		skipOrFail(t, "no kernel audit: %v", err)
+		audittest.SkipOrFail(t, "no kernel audit: %v", err)
 	}
 	so, host := artifacts(t)
 
-	lockCapture(t) // released last: cleanups run in reverse order
+	audittest.Lock(t) // released last: cleanups run in reverse order
 	prior, err := auditStatus()
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +72,14 @@ func TestAuditdEndToEnd(t *testing.T) {
 	priorRules := auditRules(t)
 	t.Logf("before: enabled=%s backlog_limit=%s pid=%s rules=%q", prior["enabled"], prior["backlog_limit"], prior["pid"], priorRules)
 	if prior["enabled"] == "2" {
-		skipOrFail(t, "audit configuration is locked (enabled 2) until reboot")
+		audittest.SkipOrFail(t, "audit configuration is locked (enabled 2) until reboot")
 	}
 	if prior["pid"] != "0" {
-		skipOrFail(t, "an audit daemon (pid %s) already receives the kernel's records; stop it first", prior["pid"])
+		audittest.SkipOrFail(t, "an audit daemon (pid %s) already receives the kernel's records; stop it first", prior["pid"])
 	}
 	for _, r := range priorRules {
 		if strings.Contains(r, "gke_audit_exec") || strings.Contains(r, "funky_socket") || strings.Contains(r, "e2e_") {
-			skipOrFail(t, "this machine already has a rule with one of the project's keys, which the test's cleanup would remove: %s", r)
+			audittest.SkipOrFail(t, "this machine already has a rule with one of the project's keys, which the test's cleanup would remove: %s", r)
 		}
 	}
 

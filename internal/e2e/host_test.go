@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gke-audit/auditd-cloud-logging/internal/audittest"
 )
 
 // artifacts returns the plugin .so and the C host: the ones `make test` built (CHOST_PLUGIN_SO,
@@ -22,7 +24,7 @@ func artifacts(t *testing.T) (so, host string) {
 		return so, host
 	}
 	if _, err := exec.LookPath("gcc"); err != nil {
-		skipOrFail(t, "gcc not found: cannot build the C host")
+		audittest.SkipOrFail(t, "gcc not found: cannot build the C host")
 	}
 	dir := t.TempDir()
 	so, host = filepath.Join(dir, "out_auditd_cloud_logging.so"), filepath.Join(dir, "chost")
