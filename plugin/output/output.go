@@ -171,6 +171,10 @@ type Instance struct {
 	asmSeen      parser.AssemblerStats // what of the assembler's counts is already in m
 	lastSummary  time.Time
 	closed       bool
+	// flushing counts flushes between reading their chunk and writing: each of them sends the
+	// whole queue itself, so the ticker leaves the queue to them instead of taking the write
+	// slot under them (their bounded wait would then answer RETRY for a write that succeeds).
+	flushing     int
 	nextTry      time.Time // the ticker's next write attempt after a failure
 	backoff      time.Duration
 	lastPressure time.Time
@@ -345,7 +349,13 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 		return delivery.Retry
 	}
 	full := i.fullLocked()
+	i.flushing++
 	i.mu.Unlock()
+	defer func() {
+		i.mu.Lock()
+		i.flushing--
+		i.mu.Unlock()
+	}()
 
 	if full {
 		// Make room first; if the queue cannot drain, leave the chunk with fluent-bit.
@@ -570,7 +580,7 @@ func estimateSize(it parser.Item) int {
 // whose ctx ends while it waits gets Retry: its entries stay queued for the next write.
 func (i *Instance) write(ctx context.Context) delivery.Outcome {
 	if !i.lockWrite(ctx) {
-		i.logf(LevelDebug, "another write to Cloud Logging is still running at the end of this flush's "+
+		i.logf(LevelWarn, "another write to Cloud Logging is still running at the end of this flush's "+
 			"Write_Timeout (or the plugin is exiting): RETRY, the entries stay queued")
 		return delivery.Retry
 	}
@@ -701,7 +711,7 @@ func (i *Instance) run(every time.Duration) {
 		i.outs = i.stage.Tick(now, i.outs[:0])
 		i.queueOutsLocked()
 		i.syncAsmLocked()
-		due := len(i.pending) > 0 && !now.Before(i.nextTry)
+		due := len(i.pending) > 0 && !now.Before(i.nextTry) && i.flushing == 0
 		summary := ""
 		if iv := i.cfg.LogSummaryInterval; iv > 0 && now.Sub(i.lastSummary) >= iv {
 			i.lastSummary = now
