@@ -2,6 +2,9 @@ package entry
 
 import (
 	"sync"
+	"unsafe"
+
+	"github.com/gke-audit/auditd-cloud-logging/parser"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -23,6 +26,7 @@ const (
 	chunkStructs = 64
 	chunkPtrs    = 512
 	chunkEntries = 16
+	chunkBytes   = 4096
 )
 
 type strNode struct {
@@ -68,8 +72,16 @@ type arena struct {
 	ptrs    []*structpb.Value
 	entries []entryNode
 
+	// bytes backs the strings a build composes itself (summary line, insertId). Bytes
+	// handed out are never written again, so the strings made over them stay immutable.
+	bytes []byte
+
 	// scratch space of one Build, reused across builds
-	vals []string
+	line   []byte // the summary line being written
+	vals   []string
+	view   parser.Event
+	recs   []parser.Record
+	fields []parser.Field
 }
 
 var arenas = sync.Pool{New: func() any { return new(arena) }}
@@ -156,4 +168,21 @@ func (a *arena) entry() *entryNode {
 	n := &a.entries[0]
 	a.entries = a.entries[1:]
 	return n
+}
+
+// string returns a string with b's content, stored in the arena's byte chunks: one
+// allocation serves many entries' composed strings.
+func (a *arena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > chunkBytes/4 {
+		return string(b)
+	}
+	if cap(a.bytes)-len(a.bytes) < len(b) {
+		a.bytes = make([]byte, 0, chunkBytes)
+	}
+	start := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return unsafe.String(&a.bytes[start], len(b))
 }

@@ -46,12 +46,19 @@ type Builder struct {
 
 	mu         sync.Mutex
 	typeLabels map[typeSeq]string
+	labelSets  map[labelKey]labelSet
+	users      map[userKey]sharedObj
+	syscalls   map[syscallKey]sharedObj
+	// sharedArena holds the cached objects' nodes; used under mu only.
+	sharedArena *arena
 }
 
 // NewBuilder returns a Builder with o's settings; a MaxEntryBytes of 0 means
 // DefaultMaxEntryBytes, and values under MinMaxEntryBytes are raised to it.
 func NewBuilder(o Options) *Builder {
-	b := &Builder{o: o, max: o.MaxEntryBytes, typeLabels: make(map[typeSeq]string)}
+	b := &Builder{o: o, max: o.MaxEntryBytes, typeLabels: make(map[typeSeq]string),
+		labelSets: make(map[labelKey]labelSet), users: make(map[userKey]sharedObj),
+		syscalls: make(map[syscallKey]sharedObj)}
 	if b.max == 0 {
 		b.max = DefaultMaxEntryBytes
 	}
@@ -68,6 +75,10 @@ func (b *Builder) MaxEntryBytes() int { return b.max }
 // Build returns the entry for one item. LogName and Resource are left empty: the delivery
 // writer sets them per request. Build never returns nil; an item that is not well formed
 // (a kind without its pointer) becomes a WARNING entry saying so.
+//
+// Entries are read-only: event entries with the same label values share one Labels map,
+// and entries with the same user or syscall values share those payload objects. Copy an
+// entry (proto.Clone) before changing it.
 func (b *Builder) Build(it parser.Item) *loggingpb.LogEntry {
 	a := arenas.Get().(*arena)
 	defer arenas.Put(a)

@@ -3,6 +3,7 @@ package entry
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -753,5 +754,92 @@ func TestIsArgField(t *testing.T) {
 		if got := isArgField(k); got != want {
 			t.Errorf("isArgField(%q) = %v, want %v", k, got, want)
 		}
+	}
+}
+
+// TestLabelSetsShared: entries with the same label values share one map, entries with other
+// values get their own, and past maxLabelSets shapes labels are still right but not cached.
+func TestLabelSetsShared(t *testing.T) {
+	b := NewBuilder(Options{NodeName: testNode})
+	mapID := func(m map[string]string) uintptr { return reflect.ValueOf(m).Pointer() }
+	e1, e2 := build(t, b, fullExec(t)), build(t, b, fullExec(t))
+	if mapID(e1.Labels) != mapID(e2.Labels) {
+		t.Error("two entries of the same shape got separate label maps")
+	}
+	other := fullExec(t)
+	other.Key.Node = "other-node"
+	e3 := build(t, b, other)
+	if mapID(e3.Labels) == mapID(e1.Labels) || e3.Labels["node"] != "other-node" || e1.Labels["node"] != testNode {
+		t.Errorf("labels of another node: %v shared with %v", e3.Labels, e1.Labels)
+	}
+	for i := range maxLabelSets + 10 {
+		ev := cosExec(t)
+		ev.Key.Node = "node-" + strconv.Itoa(i)
+		if got := build(t, b, ev).Labels["node"]; got != ev.Key.Node {
+			t.Fatalf("node label = %q, want %q", got, ev.Key.Node)
+		}
+	}
+	if n := len(b.labelSets); n != maxLabelSets {
+		t.Errorf("label cache holds %d sets, want the bound %d", n, maxLabelSets)
+	}
+}
+
+// TestSharedObjects: the user and syscall objects of entries with the same values are one
+// value, other values get their own, an oversized value is not cached, and past maxShared
+// distinct users objects are still right.
+func TestSharedObjects(t *testing.T) {
+	b := NewBuilder(Options{NodeName: testNode})
+	e1, e2 := build(t, b, fullExec(t)), build(t, b, fullExec(t))
+	for _, k := range []string{kUser, kSyscall} {
+		v1, v2 := e1.GetJsonPayload().Fields[k], e2.GetJsonPayload().Fields[k]
+		if v1 == nil || v1 != v2 {
+			t.Errorf("%s: entries of the same content got %p and %p, want one shared value", k, v1, v2)
+		}
+	}
+	other := fullExec(t)
+	other.Summary.UID = uid(1000, "alice")
+	other.Summary.Exit = "-2"
+	e3 := build(t, b, other)
+	if got := path(payload(t, e3), "user", "uid_name"); got != "alice" {
+		t.Errorf("user.uid_name = %v, want alice", got)
+	}
+	if got := path(payload(t, e3), "syscall", "exit"); got != -2.0 {
+		t.Errorf("syscall.exit = %v, want -2", got)
+	}
+	if got := path(payload(t, e1), "user", "uid_name"); got != "root" {
+		t.Errorf("first entry's user.uid_name changed to %v", got)
+	}
+	long := fullExec(t)
+	long.Summary.Acct = strings.Repeat("x", sharedLimit+1)
+	before := len(b.users)
+	if got := path(payload(t, build(t, b, long)), "user", "acct"); got != long.Summary.Acct {
+		t.Errorf("user.acct = %v, want the long value", got)
+	}
+	if len(b.users) != before {
+		t.Error("a user with an oversized value was cached")
+	}
+	for i := range maxShared + 10 {
+		ev := cosExec(t)
+		ev.Summary.UID = uid(uint32(2000+i), "")
+		if got := path(payload(t, build(t, b, ev)), "user", "uid"); got != float64(2000+i) {
+			t.Fatalf("user.uid = %v, want %d", got, 2000+i)
+		}
+	}
+	if len(b.users) != maxShared {
+		t.Errorf("user cache holds %d objects, want the bound %d", len(b.users), maxShared)
+	}
+}
+
+// TestCutProcessValueMarksTruncated: an exe cut to maxValue marks the entry truncated even
+// when the user object that follows needs no cut.
+func TestCutProcessValueMarksTruncated(t *testing.T) {
+	ev := fullExec(t)
+	ev.Summary.Exe = "/" + strings.Repeat("x", maxValue+markerBytes+10)
+	p := payload(t, build(t, NewBuilder(Options{NodeName: testNode}), ev))
+	if p[kTruncated] != true {
+		t.Errorf("truncated = %v, want true", p[kTruncated])
+	}
+	if exe, _ := path(p, "process", "exe").(string); !strings.Contains(exe, "[truncated") {
+		t.Errorf("process.exe = %.40q..., want a truncation marker", exe)
 	}
 }

@@ -83,38 +83,63 @@ outer:
 	return s
 }
 
+// labelKey is the cache key of an event's labels: the values they are made of.
+type labelKey struct {
+	types, keys, node string
+	incomplete        bool
+}
+
+// labelSet is a labels map with its share of the entry's size.
+type labelSet struct {
+	m    map[string]string
+	cost int
+}
+
+// maxLabelSets bounds the label cache. Real nodes have a few dozen shapes (record types ×
+// rule keys); past the bound, labels are built per entry as before.
+const maxLabelSets = 1024
+
+// eventLabels returns the labels of an event's entry. Entries with the same label values
+// share one map (a map is two allocations per entry otherwise): nothing downstream writes
+// to an entry's labels, and Build documents entries as read-only.
 func (b *Builder) eventLabels(ev *parser.Event, node string) (map[string]string, int) {
-	n := 1
-	if len(ev.Summary.Keys) > 0 {
-		n++
-	}
-	if node != "" {
-		n++
-	}
-	if ev.Incomplete {
-		n++
-	}
-	m := make(map[string]string, n)
-	cost := 0
-	add := func(k, v string) {
-		m[k] = v
-		cost += fieldSize(len(k), len(v))
-	}
-	if t := b.typesLabel(ev); t != "" {
-		add(labelTypes, t)
-	}
+	k := labelKey{types: b.typesLabel(ev), node: node, incomplete: ev.Incomplete}
 	if keys := ev.Summary.Keys; len(keys) == 1 {
-		add(labelKeys, clean(cutUTF8(keys[0], maxLabelValue)))
+		k.keys = clean(cutUTF8(keys[0], maxLabelValue))
 	} else if len(keys) > 1 {
-		add(labelKeys, clean(cutUTF8(strings.Join(keys, ","), maxLabelValue)))
+		k.keys = clean(cutUTF8(strings.Join(keys, ","), maxLabelValue))
 	}
-	if node != "" {
-		add(labelNode, node)
+	b.mu.Lock()
+	ls, ok := b.labelSets[k]
+	b.mu.Unlock()
+	if ok {
+		return ls.m, ls.cost
 	}
-	if ev.Incomplete {
+	ls = newLabelSet(k)
+	b.mu.Lock()
+	if len(b.labelSets) < maxLabelSets {
+		b.labelSets[k] = ls
+	}
+	b.mu.Unlock()
+	return ls.m, ls.cost
+}
+
+func newLabelSet(k labelKey) labelSet {
+	n := count(k.types != "", k.keys != "", k.node != "", k.incomplete)
+	ls := labelSet{m: make(map[string]string, n)}
+	add := func(key, v string) {
+		if v != "" {
+			ls.m[key] = v
+			ls.cost += fieldSize(len(key), len(v))
+		}
+	}
+	add(labelTypes, k.types)
+	add(labelKeys, k.keys)
+	add(labelNode, k.node)
+	if k.incomplete {
 		add(labelIncomplete, "true")
 	}
-	return m, cost
+	return ls
 }
 
 // plan says what to cut from an event whose entry would exceed the cap. Fields are -1 (or
@@ -137,7 +162,8 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		key.Node = b.o.NodeName
 	}
 	node := clean(cutUTF8(key.Node, maxLabelValue))
-	en, e := b.start(a, ev.Key.Time(), eventID(key, ev), SeverityOf(ev))
+	id := eventID(key, ev)
+	en, e := b.start(a, ev.Key.Time(), a.string(id[:]), SeverityOf(ev))
 	labels, est := b.eventLabels(ev, node)
 	e.Labels = labels
 	est += costEntry
@@ -148,7 +174,11 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	if b.o.OmitRecords {
 		recs = &parser.Event{} // plan and records read only Records
 	} else {
-		recs = withoutExecArgs(ev)
+		recs = withoutExecArgs(ev, a)
+		if recs != ev {
+			// The view's records and fields are the arena's scratch: drop their strings.
+			defer func() { clear(a.recs); clear(a.fields); a.view = parser.Event{} }()
+		}
 	}
 	// Interpreted values first: their lengths decide whether anything has to be cut.
 	vals := a.vals[:0]
@@ -194,8 +224,9 @@ const typeExecve = 1309 // AUDIT_EXECVE
 // but not their aN, aN_len and aN[i] fields. process.argv already carries the arguments,
 // joined across records and split pieces and capped by Argv_Max_Bytes; repeating them in the
 // records would double what every exec costs and defeat the cap. Events without EXECVE
-// records are returned as they are, without copying.
-func withoutExecArgs(ev *parser.Event) *parser.Event {
+// records are returned as they are, without copying. The view's records and fields are
+// a's scratch space, valid until the next build with a.
+func withoutExecArgs(ev *parser.Event, a *arena) *parser.Event {
 	first := -1
 	for i := range ev.Records {
 		if ev.Records[i].Type == typeExecve {
@@ -206,21 +237,35 @@ func withoutExecArgs(ev *parser.Event) *parser.Event {
 	if first < 0 {
 		return ev
 	}
-	view := &parser.Event{Key: ev.Key, Records: make([]parser.Record, len(ev.Records))}
-	copy(view.Records, ev.Records)
+	view := &a.view
+	*view = parser.Event{Key: ev.Key, Records: append(a.recs[:0], ev.Records...)}
+	a.recs = view.Records
+	n := 0
+	for i := first; i < len(view.Records); i++ {
+		if view.Records[i].Type == typeExecve {
+			n += len(view.Records[i].Fields)
+		}
+	}
+	fields := a.fields[:0]
+	if cap(fields) < n {
+		fields = make([]parser.Field, 0, n)
+	}
 	for i := first; i < len(view.Records); i++ {
 		r := &view.Records[i]
 		if r.Type != typeExecve {
 			continue
 		}
-		kept := make([]parser.Field, 0, 1)
+		start := len(fields)
 		for _, f := range r.Fields {
 			if !isArgField(f.Key) {
-				kept = append(kept, f)
+				fields = append(fields, f)
 			}
 		}
-		r.Fields = kept
+		// fields has room for all of them, so it never moves; the full slice expression
+		// keeps the next record's fields out of this one's capacity.
+		r.Fields = fields[start:len(fields):len(fields)]
 	}
+	a.fields = fields
 	return view
 }
 
@@ -261,7 +306,11 @@ func cleanAll(in []string, from int) []string {
 // object (argv is added to it after planning) and whether a title was written.
 func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
 	sm := &ev.Summary
-	root.str(kSummary, clean(SummaryLine(ev)))
+	// The summary is written in the arena's scratch (a stack buffer would escape: the
+	// writer's appends leak it) and copied into its byte chunks.
+	line := appendSummary(root.a.line[:0], ev)
+	root.a.line = line[:0]
+	root.str(kSummary, clean(root.a.string(line)))
 	if m := mainRecord(ev); m != nil {
 		root.str(kType, parser.TypeName(m.Type))
 	}
@@ -293,21 +342,21 @@ func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []str
 		}
 	}
 
-	cut = userObj(root, sm)
+	if short(sm.Acct) {
+		k := userKey{sm.AUID, sm.UID, sm.EUID, sm.GID, sm.Acct}
+		cut = shared(b, b.users, k, root, kUser, func(o obj) bool { return userObj(o, sm) }) || cut
+	} else {
+		cut = userObj(root, sm) || cut
+	}
 
 	// syscall, or the result of a user-space event
 	if sm.Syscall != "" {
-		sc := root.child(kSyscall, count(true, sm.Arch != "", sm.Success != "", sm.Exit != "", sm.ExitName != ""))
-		sc.str("name", fit(sm.Syscall, &cut))
-		sc.str("arch", fit(sm.Arch, &cut))
-		switch sm.Success {
-		case "yes":
-			sc.boolean("success", true)
-		case "no":
-			sc.boolean("success", false)
+		if short(sm.Syscall) && short(sm.Arch) && short(sm.Success) && short(sm.Exit) && short(sm.ExitName) {
+			k := syscallKey{sm.Syscall, sm.Arch, sm.Success, sm.Exit, sm.ExitName}
+			cut = shared(b, b.syscalls, k, root, kSyscall, func(o obj) bool { return syscallObj(o, sm) }) || cut
+		} else {
+			cut = syscallObj(root, sm) || cut
 		}
-		sc.numOrStr("exit", sm.Exit)
-		sc.str("exit_name", fit(sm.ExitName, &cut))
 	} else {
 		switch sm.Success {
 		case "yes":
@@ -378,6 +427,21 @@ func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []str
 		ro.str("last", r.Last.UTC().Format(time.RFC3339Nano))
 	}
 	return proc, title, cut
+}
+
+func syscallObj(root obj, sm *parser.Summary) (cut bool) {
+	sc := root.child(kSyscall, count(true, sm.Arch != "", sm.Success != "", sm.Exit != "", sm.ExitName != ""))
+	sc.str("name", fit(sm.Syscall, &cut))
+	sc.str("arch", fit(sm.Arch, &cut))
+	switch sm.Success {
+	case "yes":
+		sc.boolean("success", true)
+	case "no":
+		sc.boolean("success", false)
+	}
+	sc.numOrStr("exit", sm.Exit)
+	sc.str("exit_name", fit(sm.ExitName, &cut))
+	return cut
 }
 
 func userObj(root obj, sm *parser.Summary) (cut bool) {

@@ -27,13 +27,18 @@ const (
 // Node, boot id, millisecond timestamp and serial all go in: serials restart at boot and are
 // only unique per node.
 func InsertID(k parser.EventKey) string {
+	id := insertID(k)
+	return string(id[:])
+}
+
+func insertID(k parser.EventKey) [idLen]byte {
 	var buf [96]byte
 	b := append(buf[:0], domainEvent)
 	b = appendLenString(b, k.Node)
 	b = appendLenString(b, k.BootID)
 	b = binary.BigEndian.AppendUint64(b, uint64(k.UnixMilli))
 	b = binary.BigEndian.AppendUint64(b, k.Serial)
-	return hashID(b)
+	return hashSum(b)
 }
 
 // eventID is the insertId of an event. A complete event is identified by its key alone. An
@@ -42,9 +47,9 @@ func InsertID(k parser.EventKey) string {
 // Cloud Logging would silently de-duplicate the two if they shared an id. So an incomplete
 // event's id also covers its first record, which differs between the two parts.
 // key is the event's key with the node filled in as the entry carries it.
-func eventID(key parser.EventKey, ev *parser.Event) string {
+func eventID(key parser.EventKey, ev *parser.Event) [idLen]byte {
 	if !ev.Incomplete || len(ev.Records) == 0 {
-		return InsertID(key)
+		return insertID(key)
 	}
 	var buf [256]byte
 	b := append(buf[:0], domainEvent)
@@ -54,7 +59,7 @@ func eventID(key parser.EventKey, ev *parser.Event) string {
 	b = binary.BigEndian.AppendUint64(b, key.Serial)
 	b = binary.BigEndian.AppendUint16(b, ev.Records[0].Type)
 	b = appendLenString(b, ev.Records[0].Text)
-	return hashID(b)
+	return hashSum(b)
 }
 
 // unparsedID identifies an unparsed input by its node, time, text and reason: the same line
@@ -89,9 +94,16 @@ func appendLenString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+const idLen = 22 // 16 bytes of SHA-256 in unpadded base64url
+
 func hashID(b []byte) string {
-	sum := sha256.Sum256(b)
-	var out [22]byte
-	base64.RawURLEncoding.Encode(out[:], sum[:16])
+	out := hashSum(b)
 	return string(out[:])
+}
+
+func hashSum(b []byte) [idLen]byte {
+	sum := sha256.Sum256(b)
+	var out [idLen]byte
+	base64.RawURLEncoding.Encode(out[:], sum[:16])
+	return out
 }

@@ -23,7 +23,12 @@ const maxSummaryArg = 160
 // See docs/entry.md for an example of each.
 func SummaryLine(ev *parser.Event) string {
 	var buf [maxSummary + 64]byte
-	s := summaryWriter{b: buf[:0]}
+	return string(appendSummary(buf[:0], ev))
+}
+
+// appendSummary appends the summary line of ev to b.
+func appendSummary(b []byte, ev *parser.Event) []byte {
+	s := summaryWriter{b: b}
 	s.write(ev)
 	if r := ev.Repeats; r != nil {
 		// The suffix is what makes a collapsed entry readable: cut the line, never the suffix.
@@ -37,9 +42,9 @@ func SummaryLine(ev *parser.Event) string {
 			suffix = r.Last.UTC().AppendFormat(suffix, time.RFC3339)
 		}
 		suffix = append(suffix, ')')
-		return string(append(s.finishAt(maxSummary-len(suffix)), suffix...))
+		return append(s.finishAt(maxSummary-len(suffix)), suffix...)
 	}
-	return string(s.finish())
+	return s.finish()
 }
 
 type summaryWriter struct{ b []byte }
