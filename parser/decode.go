@@ -150,6 +150,7 @@ func DecodeHex(s string) (b []byte, ok bool) {
 // Record types whose fields auparse classifies differently (auparse_interp_adjust_type).
 const (
 	typeUserTTY       = 1124
+	typeTTY           = 1319
 	typeTrustedApp    = 1121
 	typeAddGroup      = 1116
 	typeDelGroup      = 1117
@@ -276,6 +277,7 @@ type tokenizer struct {
 	rtype         uint16
 	decode        bool
 	escapedSource bool
+	backslash     bool // the source holds a backslash somewhere: values must be checked for one
 	nhex          int
 	hexBytes      int
 	hexIdx        [32]int32
@@ -361,32 +363,45 @@ func (tk *tokenizer) run(s string, out []Field, flatten bool) []Field {
 }
 
 func (tk *tokenizer) add(out []Field, key, raw string, quoted bool) []Field {
-	f := Field{Key: key, Raw: raw, Value: raw, Quoted: quoted}
+	// Filled in place: copying a whole Field into the (heap) slice goes through the runtime's
+	// bulk write barrier, which dominated this function while the GC was marking.
+	n := len(out)
+	if n == cap(out) {
+		out = append(out, Field{})
+	} else {
+		out = out[:n+1]
+	}
+	f := &out[n]
+	f.Key, f.Raw, f.Value, f.Quoted, f.Absent = key, raw, raw, quoted, false
 	switch {
 	case !quoted && (raw == "" || raw == "(null)" || raw == "?"):
 		f.Absent = true
 	case tk.decode && !quoted && isAuditHex(raw) && isEncodedType(adjustType(tk.rtype, key, raw, quoted)):
 		// Decoded in finishHex, all into one buffer.
 		if tk.nhex < len(tk.hexIdx) {
-			tk.hexIdx[tk.nhex] = int32(len(out))
+			tk.hexIdx[tk.nhex] = int32(n)
 		} else {
-			tk.hexMore = append(tk.hexMore, int32(len(out)))
+			tk.hexMore = append(tk.hexMore, int32(n))
 		}
 		tk.nhex++
 		tk.hexBytes += len(raw) / 2
 	case tk.escapedSource:
 		// Raw is already in escaped form.
-	case strings.IndexByte(raw, '\\') >= 0 && looksEscaped(raw):
+	case tk.backslash && strings.IndexByte(raw, '\\') >= 0 && looksEscaped(raw):
 		f.Value = escapeString(raw)
 	}
-	return append(out, f)
+	return out
 }
 
-func (tk *tokenizer) finishHex(fields []Field) {
+// finishHex decodes the hex fields into spare when they fit, else into a new buffer.
+func (tk *tokenizer) finishHex(fields []Field, spare []byte) {
 	if tk.nhex == 0 {
 		return
 	}
-	buf := make([]byte, 0, tk.hexBytes)
+	buf := spare[:0]
+	if cap(buf) < tk.hexBytes {
+		buf = make([]byte, 0, tk.hexBytes)
+	}
 	for n := 0; n < tk.nhex; n++ {
 		var i int32
 		if n < len(tk.hexIdx) {

@@ -319,6 +319,35 @@ func TestParseLineCopies(t *testing.T) {
 	}
 }
 
+// Decoded hex values share the allocation of Text: writing them must not touch Text, and
+// values of one record must not overlap.
+func TestParseLineHexBesideText(t *testing.T) {
+	for _, line := range []string{
+		`type=PROCTITLE msg=audit(1.000:1): proctitle=6C73002D6C`,
+		`type=EXECVE msg=audit(1.000:1): argc=4 a0=6C73 a1="-l" a2=2F746D702F6120622E747874 a3=FF5C`,
+		"type=TTY msg=audit(1.000:1): tty pid=5 data=6C730D\x1dUID=\"root\"",
+		`type=SOCKADDR msg=audit(1.000:1): saddr=020000507F0000010000000000000000`,
+	} {
+		r, err := ParseLine([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _, _ := strings.Cut(line, "\x1d")
+		if r.Text != text {
+			t.Errorf("Text = %q, want %q", r.Text, text)
+		}
+		for _, f := range r.Fields {
+			want := f.Raw
+			if b, ok := DecodeHex(f.Raw); ok && IsEncodedField(r.Type, f.Key) {
+				want = Escape(b)
+			}
+			if f.Value != want {
+				t.Errorf("%s: %s = %q, want %q", r.TypeName(), f.Key, f.Value, want)
+			}
+		}
+	}
+}
+
 func TestParseJournal(t *testing.T) {
 	rt := time.UnixMilli(1795635300000)
 	tests := []struct {
@@ -470,8 +499,11 @@ func TestIsEncodedField(t *testing.T) {
 func TestParseLineAllocs(t *testing.T) {
 	lines := map[string]int{
 		`type=SYSCALL msg=audit(1795635275.481:5): arch=c000003e syscall=59 success=yes exit=0 a0=55d a1=55e items=2 ppid=1 pid=2 auid=4294967295 uid=0 comm="ls" exe="/usr/bin/ls" key=(null)`: 2,
-		`type=EXECVE msg=audit(1795635275.481:5): argc=3 a0="ls" a1=2D6C2061 a2=2F746D70`:                                                                                                       3,
-		"node=n type=SYSCALL msg=audit(1.000:5): uid=0 comm=\"ls\"\x1dUID=\"root\"":                                                                                                             2,
+		// Hex-heavy types decode into spare room of the text's allocation; others need one more.
+		`type=EXECVE msg=audit(1795635275.481:5): argc=3 a0="ls" a1=2D6C2061 a2=2F746D70`: 2,
+		`type=PROCTITLE msg=audit(1795635275.481:5): proctitle=6C73002D6C`:                2,
+		`type=SYSCALL msg=audit(1795635275.481:5): pid=2 comm=636174206162`:               3,
+		"node=n type=SYSCALL msg=audit(1.000:5): uid=0 comm=\"ls\"\x1dUID=\"root\"":       2,
 	}
 	for line, want := range lines {
 		b := []byte(line)
