@@ -200,10 +200,11 @@ PRESENT=0
 SKIPPED=0
 FAILED=0
 
-# Loads every line of a rules file with the host's auditctl, one call per line so that a rule that
-# is already loaded ("Rule exists") counts as done instead of aborting the rest.
-load_rules_file() {
+# Calls the function named $2 once per rule line of the rules file $1, with the line's words as
+# its arguments; comments and blank lines are skipped, and lineno says where the line was.
+each_rule() {
 	file=$1
+	handler=$2
 	lineno=0
 	while IFS= read -r line || [ -n "$line" ]; do
 		lineno=$((lineno + 1))
@@ -213,25 +214,36 @@ load_rules_file() {
 		set -- $line
 		set +f
 		[ $# -gt 0 ] || continue
-		if [ "$1" = "-e" ] && [ "${2:-}" = "2" ]; then
-			say "$file:$lineno: skipping '-e 2' (lock); set AUDIT_LOCK=true to lock the rules after loading"
-			SKIPPED=$((SKIPPED + 1))
-			continue
-		fi
-		if out=$(on_host "$AUDITCTL" "$@" 2>&1); then
-			LOADED=$((LOADED + 1))
-		else
-			case $out in
-			*"Rule exists"* | *"rule exists"*)
-				PRESENT=$((PRESENT + 1))
-				;;
-			*)
-				printf '%s: ERROR: %s:%s: auditctl rejected "%s": %s\n' "$NODE" "$file" "$lineno" "$*" "$out" >&2
-				FAILED=$((FAILED + 1))
-				;;
-			esac
-		fi
+		"$handler" "$@"
 	done <"$file"
+}
+
+# Loads every line of a rules file with the host's auditctl, one call per line so that a rule that
+# is already loaded ("Rule exists") counts as done instead of aborting the rest.
+load_rules_file() {
+	each_rule "$1" load_rule
+}
+
+# shellcheck disable=SC2317 # called through each_rule
+load_rule() {
+	if [ "$1" = "-e" ] && [ "${2:-}" = "2" ]; then
+		say "$file:$lineno: skipping '-e 2' (lock); set AUDIT_LOCK=true to lock the rules after loading"
+		SKIPPED=$((SKIPPED + 1))
+		return
+	fi
+	if out=$(on_host "$AUDITCTL" "$@" 2>&1); then
+		LOADED=$((LOADED + 1))
+	else
+		case $out in
+		*"Rule exists"* | *"rule exists"*)
+			PRESENT=$((PRESENT + 1))
+			;;
+		*)
+			printf '%s: ERROR: %s:%s: auditctl rejected "%s": %s\n' "$NODE" "$file" "$lineno" "$*" "$out" >&2
+			FAILED=$((FAILED + 1))
+			;;
+		esac
+	fi
 }
 
 REMOVED=0
@@ -240,36 +252,30 @@ ABSENT=0
 # Deletes the rules of a rules file: "-a/-A list,action ..." becomes "-d list,action ...", "-w path ..."
 # becomes "-W path ...". Control lines (-e, -b, -f, -D, ...) are not undone.
 remove_rules_file() {
-	file=$1
-	lineno=0
-	while IFS= read -r line || [ -n "$line" ]; do
-		lineno=$((lineno + 1))
-		line=${line%%#*}
-		set -f
-		# shellcheck disable=SC2086 # see load_rules_file
-		set -- $line
-		set +f
-		[ $# -gt 0 ] || continue
-		case $1 in
-		-a | -A) del=-d ;;
-		-w) del=-W ;;
-		*) continue ;;
+	each_rule "$1" remove_rule
+}
+
+# shellcheck disable=SC2317 # called through each_rule
+remove_rule() {
+	case $1 in
+	-a | -A) del=-d ;;
+	-w) del=-W ;;
+	*) return ;;
+	esac
+	shift
+	if out=$(on_host "$AUDITCTL" "$del" "$@" 2>&1); then
+		REMOVED=$((REMOVED + 1))
+	else
+		case $out in
+		*"No such file"* | *"No rule matches"* | *"rule not found"*)
+			ABSENT=$((ABSENT + 1))
+			;;
+		*)
+			printf '%s: ERROR: %s:%s: auditctl could not remove "%s %s": %s\n' "$NODE" "$file" "$lineno" "$del" "$*" "$out" >&2
+			FAILED=$((FAILED + 1))
+			;;
 		esac
-		shift
-		if out=$(on_host "$AUDITCTL" "$del" "$@" 2>&1); then
-			REMOVED=$((REMOVED + 1))
-		else
-			case $out in
-			*"No such file"* | *"No rule matches"* | *"rule not found"*)
-				ABSENT=$((ABSENT + 1))
-				;;
-			*)
-				printf '%s: ERROR: %s:%s: auditctl could not remove "%s %s": %s\n' "$NODE" "$file" "$lineno" "$del" "$*" "$out" >&2
-				FAILED=$((FAILED + 1))
-				;;
-			esac
-		fi
-	done <"$file"
+	fi
 }
 
 custom_rules_present() {
