@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/entry"
 )
 
 func TestWriteOK(t *testing.T) {
@@ -501,6 +502,22 @@ func TestDryRun(t *testing.T) {
 		// Request labels merge in without overriding the entry's own.
 		if e.Labels["env"] != "test" || e.Labels["auditd/type"] != "SYSCALL" {
 			t.Errorf("line %d labels %v", i, e.Labels)
+		}
+	}
+	// Entries the plugin builds (payload encoded by plugin/entry) print with their payload.
+	buf.Reset()
+	built := corpusEntries(t, entry.Options{}, "audit.log")
+	if r := w.Write(context.Background(), built); r.Outcome != OK || r.Written != len(built) {
+		t.Fatalf("built entries: %+v", r)
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		var e loggingpb.LogEntry
+		if err := protojson.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		want, _ := entry.Payload(built[i])
+		if got := e.GetJsonPayload(); got == nil || got.Fields["summary"].GetStringValue() == "" || !proto.Equal(got, want) {
+			t.Fatalf("line %d: payload %v, want %v", i, got, want)
 		}
 	}
 	if err := w.Close(); err != nil {

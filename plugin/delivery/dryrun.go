@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/entry"
 )
 
 type dryRunWriter struct {
@@ -39,7 +40,16 @@ func (d *dryRunWriter) Write(_ context.Context, entries []*loggingpb.LogEntry) R
 			res.Rejected = append(res.Rejected, Rejected{Reason: "nil entry (a bug in the caller)"})
 			continue
 		}
-		c := proto.CloneOf(e)
+		// protojson leaves unknown fields out, and plugin/entry keeps the payload it encodes
+		// there: decode it into an ordinary jsonPayload (Decoded copies the entry).
+		c, err := entry.Decoded(e)
+		if err != nil {
+			res.Rejected = append(res.Rejected, Rejected{Entry: e, Reason: "payload does not decode: " + err.Error()})
+			continue
+		}
+		if c == e {
+			c = proto.CloneOf(e)
+		}
 		c.LogName = d.template.LogName
 		c.Resource = d.template.Resource
 		if len(d.template.Labels) > 0 {

@@ -17,9 +17,11 @@ import (
 // (BenchmarkEntryEncode and BenchmarkEntrySize show the gap). The encoder covers the
 // LogEntry fields plugin/entry sets plus the plain ones next to them; an entry with
 // anything else (http_request, operation, source_location, split, proto_payload, unknown
-// fields, a nil pointer inside a oneof or a repeated field, invalid UTF-8) reports
-// ok=false and the caller uses protobuf-go, which stays the reference: the tests
-// compare every encoding against it.
+// fields on its nested messages, a nil pointer inside a oneof or a repeated field, invalid
+// UTF-8) reports ok=false and the caller uses protobuf-go, which stays the reference: the
+// tests compare every encoding against it. The LogEntry's own unknown fields are where
+// plugin/entry puts the payload it encodes itself: they are copied verbatim, last, as
+// protobuf-go does.
 //
 // Field numbers are those of the struct tags in loggingpb/log_entry.pb.go,
 // structpb/struct.pb.go, timestamppb and monitoredres.
@@ -93,7 +95,7 @@ func entrySize(e *loggingpb.LogEntry) (int, bool) {
 	default:
 		return 0, false
 	}
-	n += scalarsSize(e)
+	n += scalarsSize(e) + len(e.ProtoReflect().GetUnknown())
 	return n, n <= math.MaxInt32
 }
 
@@ -164,6 +166,7 @@ func appendEntry(b []byte, e *loggingpb.LogEntry) ([]byte, bool) {
 		b = protowire.AppendTag(b, fnTraceSampled, protowire.VarintType)
 		b = append(b, 1)
 	}
+	b = append(b, e.ProtoReflect().GetUnknown()...)
 	if len(b)-start > math.MaxInt32 {
 		return b[:start], false
 	}
@@ -171,12 +174,11 @@ func appendEntry(b []byte, e *loggingpb.LogEntry) ([]byte, bool) {
 }
 
 // supported reports whether e sets only fields the encoder knows. Unknown fields are
-// looked for on the messages an entry owns directly, not on the structpb nodes of the
-// payload: plugin/entry builds those and never decodes any, and the check costs ~6 ns a
-// node (~15% of encoding). A decoded payload carrying unknown fields would lose them.
+// looked for on the messages an entry owns directly, not on the structpb nodes of a Struct
+// payload: the check costs ~6 ns a node (~15% of encoding), and a decoded payload carrying
+// unknown fields would lose them. The entry's own unknown fields are copied.
 func supported(e *loggingpb.LogEntry) bool {
 	return e != nil && e.HttpRequest == nil && e.Operation == nil && e.SourceLocation == nil && e.Split == nil &&
-		len(e.ProtoReflect().GetUnknown()) == 0 &&
 		(e.Timestamp == nil || len(e.Timestamp.ProtoReflect().GetUnknown()) == 0) &&
 		(e.ReceiveTimestamp == nil || len(e.ReceiveTimestamp.ProtoReflect().GetUnknown()) == 0) &&
 		(e.Resource == nil || len(e.Resource.ProtoReflect().GetUnknown()) == 0)

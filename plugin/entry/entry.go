@@ -1,8 +1,8 @@
 // Package entry turns the parser's items (assembled audit events, unparsed inputs,
 // lost-event notices) into Cloud Logging entries.
 //
-// The jsonPayload is built directly as protobuf Struct nodes, taken from chunked arenas
-// (see arena.go), never through JSON or structpb.NewStruct. Every string put into an entry is
+// The jsonPayload is written directly as protobuf wire bytes (see payload.go), never through
+// JSON or structpb.NewStruct; read it with Payload. Every string put into an entry is
 // valid UTF-8, and no entry's encoded size exceeds Options.MaxEntryBytes: the largest parts
 // are cut first, with explicit markers, and the event is never dropped. docs/entry.md
 // describes the payload fields, the severity map and the summary line templates.
@@ -17,7 +17,6 @@ import (
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
 	ltype "google.golang.org/genproto/googleapis/logging/type"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // DefaultMaxEntryBytes leaves margin under the API's 256 KiB entry limit for the log name,
@@ -49,8 +48,8 @@ type Builder struct {
 	labelSets  map[labelKey]labelSet
 	users      map[userKey]sharedObj
 	syscalls   map[syscallKey]sharedObj
-	// sharedArena holds the cached objects' nodes; used under mu only.
-	sharedArena *arena
+	// sharedTree builds the cached objects; used under mu only.
+	sharedTree payload
 }
 
 // NewBuilder returns a Builder with o's settings; a MaxEntryBytes of 0 means
@@ -161,67 +160,14 @@ func (b *Builder) start(a *arena, ts time.Time, id string, sev ltype.LogSeverity
 	en.ts.Nanos = int32(ts.Nanosecond())
 	e.Timestamp = &en.ts
 	e.Severity = sev
-	en.jp.JsonPayload = &en.s
-	e.Payload = &en.jp
 	return en, e
 }
 
-// obj is a Struct under construction with the running size estimate of the entry.
-type obj struct {
-	a   *arena
-	m   map[string]*structpb.Value
-	est *int
-}
-
-func (o obj) str(k, v string) {
-	if v == "" {
-		return
-	}
-	o.m[k] = o.a.str(v)
-	*o.est += fieldSize(len(k), strValueSize(len(v)))
-}
-
-func (o obj) num(k string, v float64) {
-	o.m[k] = o.a.num(v)
-	*o.est += fieldSize(len(k), 9)
-}
-
-func (o obj) boolean(k string, v bool) {
-	o.m[k] = o.a.boolean(v)
-	*o.est += fieldSize(len(k), 2)
-}
-
-// numOrStr stores a decimal value as a number (queryable as one) when it is one.
-func (o obj) numOrStr(k, v string) {
-	if v == "" {
-		return
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > -1<<53 && n < 1<<53 {
-		o.num(k, float64(n))
-		return
-	}
-	if len(v) > 256 {
-		v = truncated(v, 256)
-	}
-	o.str(k, clean(v))
-}
-
-func (o obj) child(k string, size int) obj {
-	v, m := o.a.object(size)
-	o.m[k] = v
-	*o.est += costField + len(k)
-	return obj{a: o.a, m: m, est: o.est}
-}
-
-func (o obj) list(k string, n int) *structpb.ListValue {
-	v, l := o.a.list(n)
-	o.m[k] = v
-	*o.est += costField + len(k)
-	return l
-}
+// finish encodes the payload tree of the build into e.
+func (a *arena) finish(e *loggingpb.LogEntry) { setPayload(e, a.tree.encodeField(a)) }
 
 func (b *Builder) buildUnparsed(a *arena, u *parser.Unparsed) *loggingpb.LogEntry {
-	en, e := b.start(a, u.Time, unparsedID(u), ltype.LogSeverity_WARNING)
+	_, e := b.start(a, u.Time, unparsedID(u), ltype.LogSeverity_WARNING)
 	node := clean(u.Node)
 	if node == "" {
 		node = b.o.NodeName
@@ -235,8 +181,7 @@ func (b *Builder) buildUnparsed(a *arena, u *parser.Unparsed) *loggingpb.LogEntr
 		e.Labels[labelNode] = cutUTF8(node, maxLabelValue)
 	}
 	est := costEntry + 64 + len(node)
-	en.s.Fields = make(map[string]*structpb.Value, 5)
-	o := obj{a: a, m: en.s.Fields, est: &est}
+	o := a.tree.reset(&est)
 	reason = cutUTF8(reason, 1024)
 	o.str(kSummary, "unparsed input: "+reason)
 	o.str(kReason, reason)
@@ -247,6 +192,7 @@ func (b *Builder) buildUnparsed(a *arena, u *parser.Unparsed) *loggingpb.LogEntr
 		o.boolean(kTruncated, true)
 	}
 	o.str(kRaw, raw)
+	a.finish(e)
 	return e
 }
 
@@ -260,16 +206,15 @@ func (b *Builder) buildLost(a *arena, l *parser.Lost) *loggingpb.LogEntry {
 	if node != "" {
 		e.Labels[labelNode] = cutUTF8(node, maxLabelValue)
 	}
-	p := e.GetJsonPayload()
-	p.Fields = make(map[string]*structpb.Value, 6)
 	est := 0
-	o := obj{a: a, m: p.Fields, est: &est}
+	o := a.tree.reset(&est)
 	o.str(kSummary, lostSummary(l))
 	o.num(kLost, float64(l.Count))
 	o.num(kFrom, float64(l.From))
 	o.num(kTo, float64(l.To))
 	o.str(kNode, node)
 	o.str(kBootID, clean(cutUTF8(l.BootID, 1024)))
+	a.finish(e)
 	return e
 }
 
@@ -295,10 +240,9 @@ func (b *Builder) buildMalformed(a *arena, it parser.Item) *loggingpb.LogEntry {
 	id := hashID([]byte{'m', byte(it.Kind)})
 	_, e := b.start(a, time.Now(), id, ltype.LogSeverity_WARNING)
 	e.Labels = map[string]string{labelKind: "malformed"}
-	p := e.GetJsonPayload()
-	p.Fields = make(map[string]*structpb.Value, 1)
 	est := 0
-	o := obj{a: a, m: p.Fields, est: &est}
+	o := a.tree.reset(&est)
 	o.str(kSummary, "malformed item of kind "+strconv.Itoa(int(it.Kind))+" with no content")
+	a.finish(e)
 	return e
 }

@@ -21,10 +21,14 @@ func build(tb testing.TB, b *Builder, ev *parser.Event) *loggingpb.LogEntry {
 	return b.Build(parser.Item{Kind: parser.ItemEvent, Event: ev})
 }
 
-// payload decodes an entry's jsonPayload through protojson, as Cloud Logging would see it.
-func payload(tb testing.TB, e *loggingpb.LogEntry) map[string]any {
+// jsonOf decodes an entry's jsonPayload through protojson, as Cloud Logging would see it.
+func jsonOf(tb testing.TB, e *loggingpb.LogEntry) map[string]any {
 	tb.Helper()
-	js, err := protojson.Marshal(e.GetJsonPayload())
+	s, err := Payload(e)
+	if err != nil {
+		tb.Fatalf("Payload: %v", err)
+	}
+	js, err := protojson.Marshal(s)
 	if err != nil {
 		tb.Fatalf("protojson.Marshal: %v", err)
 	}
@@ -417,7 +421,7 @@ func TestPayloadShape(t *testing.T) {
 		t.Errorf("LogName/Resource set (%q, %v): the delivery writer owns them", e.LogName, e.Resource)
 	}
 	mustMarshal(t, e, b.MaxEntryBytes())
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	want := map[string]any{
 		"summary":                "uid=root ran /usr/bin/curl https://x in /root",
 		"type":                   "SYSCALL",
@@ -488,13 +492,13 @@ func TestPayloadShape(t *testing.T) {
 	}
 
 	// Without IncludeRaw there is no raw text.
-	p = payload(t, build(t, NewBuilder(Options{}), ev))
+	p = jsonOf(t, build(t, NewBuilder(Options{}), ev))
 	if got := path(p, "records", 2, "raw"); got != nil {
 		t.Errorf("raw without IncludeRaw: %v", got)
 	}
 
 	// Mixed events: peer, result, user names, unset auid, incomplete and repeats.
-	c := payload(t, build(t, b, connectEvent(t)))
+	c := jsonOf(t, build(t, b, connectEvent(t)))
 	for k, v := range map[string]any{"peer/family": "inet", "peer/addr": "127.0.0.1", "peer/port": 80.0,
 		"syscall/success": false, "syscall/exit": -111.0, "syscall/exit_name": "ECONNREFUSED",
 		"user/auid": 1000.0, "user/auid_name": "alice", "tty": "pts0", "process/title": "curl 127.0.0.1",
@@ -503,7 +507,7 @@ func TestPayloadShape(t *testing.T) {
 			t.Errorf("connect %s = %#v, want %#v", k, got, v)
 		}
 	}
-	l := payload(t, build(t, b, failedLogin(t)))
+	l := jsonOf(t, build(t, b, failedLogin(t)))
 	for k, v := range map[string]any{"result": "failed", "user/acct": "alice", "hostname": "10.0.0.1",
 		"terminal": "sshd", "op": "login", "type": "USER_LOGIN"} {
 		if got := path(l, splitPath(k)...); got != v {
@@ -516,7 +520,7 @@ func TestPayloadShape(t *testing.T) {
 	inc := avcDenied(t)
 	inc.Incomplete, inc.Reason = true, parser.CompleteEvicted
 	inc.Repeats = &parser.Repeats{Count: 3, First: testTime, Last: testTime.Add(time.Minute)}
-	a := payload(t, build(t, b, inc))
+	a := jsonOf(t, build(t, b, inc))
 	for k, v := range map[string]any{"incomplete": true, "completion": "evicted", "type": "AVC",
 		"user/auid": 4294967295.0, "user/auid_name": "unset", "user/uid": 48.0, "user/uid_name": "apache",
 		"repeats/count": 3.0, "repeats/first": "2026-11-25T20:05:26.5Z", "repeats/last": "2026-11-25T20:06:26.5Z"} {
@@ -559,7 +563,7 @@ func TestUnparsedAndLost(t *testing.T) {
 	u := b.Build(parser.Item{Kind: parser.ItemUnparsed, Unparsed: &parser.Unparsed{
 		Text: "kernel: something else", Reason: "not an audit record", Time: testTime}})
 	mustMarshal(t, u, b.MaxEntryBytes())
-	p := payload(t, u)
+	p := jsonOf(t, u)
 	for k, v := range map[string]any{"summary": "unparsed input: not an audit record", "raw": "kernel: something else",
 		"reason": "not an audit record", "node": testNode} {
 		if p[k] != v {
@@ -573,7 +577,7 @@ func TestUnparsedAndLost(t *testing.T) {
 	l := b.Build(parser.Item{Kind: parser.ItemLost, Lost: &parser.Lost{
 		Node: "n1", BootID: testBoot, From: 1041, To: 1043, Count: 3, Time: testTime}})
 	mustMarshal(t, l, b.MaxEntryBytes())
-	p = payload(t, l)
+	p = jsonOf(t, l)
 	for k, v := range map[string]any{"summary": "3 audit events lost (serials 1041–1043)", "lost": 3.0,
 		"from": 1041.0, "to": 1043.0, "node": "n1", "boot_id": testBoot} {
 		if p[k] != v {
@@ -583,7 +587,7 @@ func TestUnparsedAndLost(t *testing.T) {
 	if l.Labels["kind"] != "lost" || l.Labels["node"] != "n1" {
 		t.Errorf("lost labels %v", l.Labels)
 	}
-	one := payload(t, b.Build(parser.Item{Kind: parser.ItemLost, Lost: &parser.Lost{From: 9, To: 9, Count: 1}}))
+	one := jsonOf(t, b.Build(parser.Item{Kind: parser.ItemLost, Lost: &parser.Lost{From: 9, To: 9, Count: 1}}))
 	if one["summary"] != "1 audit event lost (serial 9)" {
 		t.Errorf("single lost summary %q", one["summary"])
 	}
@@ -617,7 +621,7 @@ func TestUTF8Safety(t *testing.T) {
 	b := NewBuilder(Options{NodeName: bad, IncludeRaw: true})
 	e := build(t, b, ev)
 	mustMarshal(t, e, b.MaxEntryBytes())
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	if got, want := path(p, "process", "exe"), `caf\xc3 \xff\xfe end\x5c`; got != want {
 		t.Errorf("exe = %q, want the reversible escape %q", got, want)
 	}
@@ -653,7 +657,7 @@ func TestTitleRedundant(t *testing.T) {
 
 func TestDuplicateKeys(t *testing.T) {
 	ev := single(t, `type=USER_ACCT msg=audit(1795637126.300:30): pid=1 uid=0 auid=1000 ses=1 msg='op=PAM:accounting uid=5 acct="bob" exe="/bin/su" res=success'`, parser.Summary{})
-	p := payload(t, build(t, NewBuilder(Options{}), ev))
+	p := jsonOf(t, build(t, NewBuilder(Options{}), ev))
 	f := path(p, "records", 0, "fields").(map[string]any)
 	if f["uid"] != "root" || f["uid_2"] == nil {
 		t.Errorf("repeated key uid: fields %v, want uid=root and uid_2", f)
@@ -670,10 +674,28 @@ func TestManyRepeatedKeys(t *testing.T) {
 	}
 	ev := single(t, sb.String(), parser.Summary{})
 	b := NewBuilder(Options{MaxEntryBytes: 1 << 30})
-	p := payload(t, build(t, b, ev))
+	p := jsonOf(t, build(t, b, ev))
 	f := path(p, "records", 0, "fields").(map[string]any)
 	if len(f) != 40000 || f["k"] != "0" || f["k_2"] != "1" || f["k_3"] != "x" {
 		t.Errorf("%d fields; k=%v k_2=%v k_3=%v", len(f), f["k"], f["k_2"], f["k_3"])
+	}
+}
+
+// TestManyDistinctKeys: a record with more keys than repeatsKey's filter holds keeps them all.
+func TestManyDistinctKeys(t *testing.T) {
+	for _, n := range []int{maxFilteredKeys - 1, maxFilteredKeys, maxFilteredKeys + 1, 20000} {
+		var sb strings.Builder
+		sb.WriteString(`type=UNKNOWN[1999] msg=audit(1795637126.300:31):`)
+		for i := range n {
+			sb.WriteString(" k" + strconv.Itoa(i) + "=" + strconv.Itoa(i))
+		}
+		ev := single(t, sb.String(), parser.Summary{})
+		e := build(t, NewBuilder(Options{MaxEntryBytes: 1 << 30}), ev)
+		checkPayload(t, e)
+		f := path(jsonOf(t, e), "records", 0, "fields").(map[string]any)
+		if len(f) != n || f["k0"] != "0" || f["k"+strconv.Itoa(n-1)] != strconv.Itoa(n-1) {
+			t.Errorf("%d keys: %d fields", n, len(f))
+		}
 	}
 }
 
@@ -790,29 +812,32 @@ func TestLabelSetsShared(t *testing.T) {
 func TestSharedObjects(t *testing.T) {
 	b := NewBuilder(Options{NodeName: testNode})
 	e1, e2 := build(t, b, fullExec(t)), build(t, b, fullExec(t))
+	if len(b.users) != 1 || len(b.syscalls) != 1 {
+		t.Errorf("two entries of the same content made %d user and %d syscall objects, want one each", len(b.users), len(b.syscalls))
+	}
 	for _, k := range []string{kUser, kSyscall} {
-		v1, v2 := e1.GetJsonPayload().Fields[k], e2.GetJsonPayload().Fields[k]
-		if v1 == nil || v1 != v2 {
-			t.Errorf("%s: entries of the same content got %p and %p, want one shared value", k, v1, v2)
+		v1, v2 := jsonOf(t, e1)[k], jsonOf(t, e2)[k]
+		if v1 == nil || !reflect.DeepEqual(v1, v2) {
+			t.Errorf("%s: entries of the same content got %v and %v", k, v1, v2)
 		}
 	}
 	other := fullExec(t)
 	other.Summary.UID = uid(1000, "alice")
 	other.Summary.Exit = "-2"
 	e3 := build(t, b, other)
-	if got := path(payload(t, e3), "user", "uid_name"); got != "alice" {
+	if got := path(jsonOf(t, e3), "user", "uid_name"); got != "alice" {
 		t.Errorf("user.uid_name = %v, want alice", got)
 	}
-	if got := path(payload(t, e3), "syscall", "exit"); got != -2.0 {
+	if got := path(jsonOf(t, e3), "syscall", "exit"); got != -2.0 {
 		t.Errorf("syscall.exit = %v, want -2", got)
 	}
-	if got := path(payload(t, e1), "user", "uid_name"); got != "root" {
+	if got := path(jsonOf(t, e1), "user", "uid_name"); got != "root" {
 		t.Errorf("first entry's user.uid_name changed to %v", got)
 	}
 	long := fullExec(t)
 	long.Summary.Acct = strings.Repeat("x", sharedLimit+1)
 	before := len(b.users)
-	if got := path(payload(t, build(t, b, long)), "user", "acct"); got != long.Summary.Acct {
+	if got := path(jsonOf(t, build(t, b, long)), "user", "acct"); got != long.Summary.Acct {
 		t.Errorf("user.acct = %v, want the long value", got)
 	}
 	if len(b.users) != before {
@@ -821,7 +846,7 @@ func TestSharedObjects(t *testing.T) {
 	for i := range maxShared + 10 {
 		ev := cosExec(t)
 		ev.Summary.UID = uid(uint32(2000+i), "")
-		if got := path(payload(t, build(t, b, ev)), "user", "uid"); got != float64(2000+i) {
+		if got := path(jsonOf(t, build(t, b, ev)), "user", "uid"); got != float64(2000+i) {
 			t.Fatalf("user.uid = %v, want %d", got, 2000+i)
 		}
 	}
@@ -835,7 +860,7 @@ func TestSharedObjects(t *testing.T) {
 func TestCutProcessValueMarksTruncated(t *testing.T) {
 	ev := fullExec(t)
 	ev.Summary.Exe = "/" + strings.Repeat("x", maxValue+markerBytes+10)
-	p := payload(t, build(t, NewBuilder(Options{NodeName: testNode}), ev))
+	p := jsonOf(t, build(t, NewBuilder(Options{NodeName: testNode}), ev))
 	if p[kTruncated] != true {
 		t.Errorf("truncated = %v, want true", p[kTruncated])
 	}

@@ -4,11 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Labels: few and short, since every label is paid for on every entry.
@@ -163,7 +163,7 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	}
 	node := clean(cutUTF8(key.Node, maxLabelValue))
 	id := eventID(key, ev)
-	en, e := b.start(a, ev.Key.Time(), a.string(id[:]), SeverityOf(ev))
+	_, e := b.start(a, ev.Key.Time(), a.string(id[:]), SeverityOf(ev))
 	labels, est := b.eventLabels(ev, node)
 	e.Labels = labels
 	est += costEntry
@@ -181,14 +181,7 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		}
 	}
 	// Interpreted values first: their lengths decide whether anything has to be cut.
-	vals := a.vals[:0]
-	for i := range recs.Records {
-		r := &recs.Records[i]
-		for j := range r.Fields {
-			vals = append(vals, interpret(r, &r.Fields[j], b.o.Names))
-		}
-	}
-	a.vals = vals
+	vals := a.interpretAll(recs, b.o.Names)
 	defer clear(vals) // the pooled scratch must not keep this event's strings alive
 
 	argv := ev.Summary.Argv
@@ -199,9 +192,8 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		}
 	}
 
-	en.s.Fields = make(map[string]*structpb.Value, 20)
-	root := obj{a: a, m: en.s.Fields, est: &est}
-	proc, title, cut := b.eventFixed(root, ev, node, argv)
+	root := a.tree.reset(&est)
+	proc, title, cut := b.eventFixed(a, root, ev, node, argv)
 
 	pl := b.plan(recs, vals, argv, b.max-est)
 	if pl.truncated || cut {
@@ -209,11 +201,12 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	}
 	b.argv(proc, ev, argv, title, &pl)
 	b.records(root, recs, vals, &pl)
+	a.finish(e)
 
 	if (pl.truncated || est > b.max) && proto.Size(e) > b.max {
 		// The fixed part alone (paths, keys, ...) is over the cap, or the estimate was
 		// wrong: fall back to the emergency form rather than send an entry the API refuses.
-		b.emergency(a, en, ev, node)
+		b.emergency(a, e, ev, node)
 	}
 	return e
 }
@@ -282,15 +275,43 @@ func isArgField(k string) bool {
 	return rest == "" || rest == "_len" || (len(rest) > 2 && rest[0] == '[' && rest[len(rest)-1] == ']')
 }
 
-// interpret returns the ausearch -i form of a field for the payload. ausearch prints the
-// fields it leaves alone with their double quotes (dev="sda1"); in JSON those quotes would
-// only be noise, so a quoted value that was not interpreted is stored bare.
-func interpret(r *parser.Record, f *parser.Field, names *parser.Names) string {
-	v := parser.Interpret(r, f, names)
-	if f.Quoted && len(v) == len(f.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && v[1:len(v)-1] == f.Value {
-		v = f.Value
+// interpretAll returns the ausearch -i form of every field of the event's records, in order,
+// for the payload. The values are written into the arena's scratch buffer: they are only
+// needed until the payload is encoded, so they cost no allocation. ausearch prints the fields
+// it leaves alone with their double quotes (dev="sda1"); in JSON those quotes would only be
+// noise, so a quoted value that was not interpreted is stored bare.
+func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
+	buf, ends := a.interp[:0], a.ends[:0]
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		for j := range r.Fields {
+			buf = appendInterpret(buf, r, &r.Fields[j], names)
+			ends = append(ends, len(buf))
+		}
 	}
-	return clean(v)
+	// Strings over buf only once it has stopped growing.
+	vals := a.vals[:0]
+	start, k := 0, 0
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		for j := range r.Fields {
+			f := &r.Fields[j]
+			v := unsafe.String(unsafe.SliceData(buf[start:]), ends[k]-start)
+			start = ends[k]
+			k++
+			if f.Quoted && len(v) == len(f.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && v[1:len(v)-1] == f.Value {
+				v = f.Value
+			}
+			vals = append(vals, clean(v))
+		}
+	}
+	a.interp, a.ends, a.vals = buf, ends, vals
+	return vals
+}
+
+// appendInterpret appends parser.Interpret's value of f.
+func appendInterpret(dst []byte, r *parser.Record, f *parser.Field, names *parser.Names) []byte {
+	return append(dst, parser.Interpret(r, f, names)...)
 }
 
 func cleanAll(in []string, from int) []string {
@@ -304,13 +325,13 @@ func cleanAll(in []string, from int) []string {
 
 // eventFixed writes every payload field except argv and records, and returns the process
 // object (argv is added to it after planning) and whether a title was written.
-func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
+func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
 	sm := &ev.Summary
 	// The summary is written in the arena's scratch (a stack buffer would escape: the
 	// writer's appends leak it) and copied into its byte chunks.
-	line := appendSummary(root.a.line[:0], ev)
-	root.a.line = line[:0]
-	root.str(kSummary, clean(root.a.string(line)))
+	line := appendSummary(a.line[:0], ev)
+	a.line = line[:0]
+	root.str(kSummary, clean(a.string(line)))
 	if m := mainRecord(ev); m != nil {
 		root.str(kType, parser.TypeName(m.Type))
 	}
@@ -376,13 +397,13 @@ func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []str
 		l := root.list(kPaths, len(paths)-(hi-lo)+1)
 		for i := 0; i < len(paths); i++ {
 			if i == lo {
-				po := root.elem(l, 1)
+				po := l.elem(1)
 				po.str("name", "[... "+strconv.Itoa(hi-lo)+" paths left out ...]")
 				i = hi - 1
 				continue
 			}
 			p := &paths[i]
-			po := root.elem(l, count(p.Name != "", p.Nametype != ""))
+			po := l.elem(count(p.Name != "", p.Nametype != ""))
 			po.str("name", fit(p.Name, &cut))
 			po.str("nametype", fit(p.Nametype, &cut))
 		}
@@ -404,9 +425,7 @@ func (b *Builder) eventFixed(root obj, ev *parser.Event, node string, argv []str
 		}
 		l := root.list(kKeys, len(keys))
 		for _, k := range keys {
-			k = fit(k, &cut)
-			l.Values = append(l.Values, root.a.str(k))
-			*root.est += elemSize(strValueSize(len(k)))
+			l.elemStr(fit(k, &cut))
 		}
 	}
 	if sm.TTY != "(none)" && sm.TTY != "?" {
@@ -541,14 +560,6 @@ func (o obj) id(numKey, nameKey string, id parser.ID) {
 	}
 }
 
-// elem appends an object to list l.
-func (o obj) elem(l *structpb.ListValue, size int) obj {
-	v, m := o.a.object(size)
-	l.Values = append(l.Values, v)
-	*o.est += costElem
-	return obj{a: o.a, m: m, est: o.est}
-}
-
 func (b *Builder) argv(proc obj, ev *parser.Event, argv []string, title bool, pl *plan) {
 	sm := &ev.Summary
 	left, leftBytes := 0, 0
@@ -568,9 +579,7 @@ func (b *Builder) argv(proc obj, ev *parser.Event, argv []string, title bool, pl
 				for _, s := range argv[cut[0]:cut[1]] {
 					dropped += len(s)
 				}
-				m := argvMarker(cut[1]-cut[0], dropped)
-				l.Values = append(l.Values, proc.a.str(m))
-				*proc.est += elemSize(strValueSize(len(m)))
+				l.elemStr(argvMarker(cut[1]-cut[0], dropped))
 				left += cut[1] - cut[0]
 				leftBytes += dropped
 				i = cut[1] - 1
@@ -581,8 +590,7 @@ func (b *Builder) argv(proc obj, ev *parser.Event, argv []string, title bool, pl
 				leftBytes += len(s) - len(cutUTF8(s, pl.argLimit))
 				s = truncated(s, pl.argLimit)
 			}
-			l.Values = append(l.Values, proc.a.str(s))
-			*proc.est += elemSize(strValueSize(len(s)))
+			l.elemStr(s)
 		}
 	}
 	if left > 0 || leftBytes > 0 {
@@ -627,7 +635,7 @@ func (b *Builder) records(root obj, ev *parser.Event, vals []string, pl *plan) {
 				for k := cut[0]; k < cut[1]; k++ {
 					bytes += len(ev.Records[k].Text)
 				}
-				mo := root.elem(l, 1)
+				mo := l.elem(1)
 				mo.str("truncated", "[... "+strconv.Itoa(cut[1]-cut[0])+" records, "+strconv.Itoa(bytes)+" bytes of raw text left out ...]")
 			}
 			continue
@@ -639,7 +647,7 @@ func (b *Builder) records(root obj, ev *parser.Event, vals []string, pl *plan) {
 				raw = truncated(raw, pl.rawLimit)
 			}
 		}
-		ro := root.elem(l, count(true, len(r.Fields) > 0, raw != ""))
+		ro := l.elem(count(true, len(r.Fields) > 0, raw != ""))
 		ro.str(kType, parser.TypeName(r.Type))
 		if len(r.Fields) > 0 {
 			b.fields(ro, r, rv, pl)
@@ -666,20 +674,11 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 		size++
 	}
 	fo := ro.child(kFields, size)
-	for j := 0; j < keep; j++ {
-		k := clean(r.Fields[j].Key)
-		v := vals[j]
-		if pl.valLimit >= 0 && len(v) > pl.valLimit+markerBytes {
-			v = truncated(v, pl.valLimit)
-		}
-		n := len(fo.m)
-		fo.m[k] = fo.a.str(v)
-		*fo.est += fieldSize(len(k), strValueSize(len(v)))
-		if len(fo.m) == n {
-			// A repeated key overwrote an earlier value (checking the length instead of
-			// looking the key up first keeps the common path to one map operation).
-			fieldsWithRepeats(fo, r, vals, keep, pl)
-			break
+	if keep > maxFilteredKeys || repeatsKey(r.Fields[:keep]) {
+		fieldsWithRepeats(fo, r, vals, keep, pl)
+	} else {
+		for j := 0; j < keep; j++ {
+			fo.field(clean(r.Fields[j].Key), truncatedVal(vals[j], pl))
 		}
 	}
 	if keep < len(r.Fields) {
@@ -691,11 +690,39 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 	}
 }
 
-// fieldsWithRepeats rebuilds fo for a record that repeats keys: the second and later
-// occurrences are stored as key_2, key_3... (a map cannot hold both, and dropping one would
-// lose it silently). Linear in the number of fields, whatever the input repeats.
+// maxFilteredKeys bounds the records repeatsKey checks: its filter fills up on more keys, and
+// its fallback scan is quadratic. Longer records take fieldsWithRepeats's map.
+const maxFilteredKeys = 64
+
+// repeatsKey reports whether two fields share a key. Only malformed records repeat keys, so
+// the usual answer is no, found with a 128-bit filter of key hashes; a filter hit is checked
+// against the earlier keys.
+func repeatsKey(fs []parser.Field) bool {
+	var seen [2]uint64
+	for j := range fs {
+		k := fs[j].Key
+		h := uint(len(k)) * 0x9e37
+		if len(k) > 0 {
+			h += uint(k[0])*31 + uint(k[len(k)-1])*131 + uint(k[len(k)/2])*7
+		}
+		h &= 127
+		bit := uint64(1) << (h & 63)
+		if seen[h>>6]&bit != 0 {
+			for i := 0; i < j; i++ {
+				if fs[i].Key == k {
+					return true
+				}
+			}
+		}
+		seen[h>>6] |= bit
+	}
+	return false
+}
+
+// fieldsWithRepeats writes the fields of a record that repeats keys: the second and later
+// occurrences are stored as key_2, key_3... (a JSON object cannot hold both, and dropping
+// one would lose it silently). Linear in the number of fields, whatever the input repeats.
 func fieldsWithRepeats(fo obj, r *parser.Record, vals []string, keep int, pl *plan) {
-	clear(fo.m)
 	seen := make(map[string]int, keep)
 	for j := 0; j < keep; j++ {
 		k := clean(r.Fields[j].Key)
@@ -711,9 +738,7 @@ func fieldsWithRepeats(fo obj, r *parser.Record, vals []string, keep int, pl *pl
 			seen[base] = n
 		}
 		seen[k] = max(seen[k], 1)
-		v := truncatedVal(vals[j], pl)
-		fo.m[k] = fo.a.str(v)
-		*fo.est += fieldSize(len(k), strValueSize(len(v)))
+		fo.field(k, truncatedVal(vals[j], pl))
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 
 // FuzzBuild builds events from arbitrary record types, keys, values (invalid UTF-8 included,
 // even where the parser's contract promises valid text), summary fields and caps: Build
-// must never panic, the entry must marshal, and it must fit under the cap.
+// must never panic, the entry must marshal, fit under the cap, and carry a payload that
+// decodes (every string valid UTF-8) to the same size.
 func FuzzBuild(f *testing.F) {
 	f.Add(uint16(1300), "arch=c000003e syscall=59 success=no exit=-13 comm=x", "curl\x00https://x", "/root", "exec", uint8(3), uint16(0), uint8(0))
 	f.Add(uint16(1400), "apparmor=DENIED operation=open name=/etc/x", "a\xffb", "\xc3", "k\x01k2", uint8(1), uint16(16), uint8(7))
@@ -70,6 +71,7 @@ func FuzzBuild(f *testing.F) {
 			if len(data) > b.MaxEntryBytes() {
 				t.Fatalf("kind %d: %d bytes over the cap %d", it.Kind, len(data), b.MaxEntryBytes())
 			}
+			checkPayload(t, e) // decodes (UTF-8 checked) and re-encodes to the same size
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	ltype "google.golang.org/genproto/googleapis/logging/type"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gke-audit/auditd-cloud-logging/plugin/filter"
 )
@@ -43,10 +42,8 @@ func (b *Builder) BuildReport(r *filter.Report) *loggingpb.LogEntry {
 	if b.o.NodeName != "" {
 		e.Labels[labelNode] = b.o.NodeName
 	}
-	p := e.GetJsonPayload()
-	p.Fields = make(map[string]*structpb.Value, 9)
 	est := 0
-	o := obj{a: a, m: p.Fields, est: &est}
+	o := a.tree.reset(&est)
 	o.str(kSummary, ReportSummary(r))
 	o.num("held_back", float64(r.Total()))
 	o.str("interval_start", r.Start.UTC().Format(time.RFC3339Nano))
@@ -73,6 +70,7 @@ func (b *Builder) BuildReport(r *filter.Report) *loggingpb.LogEntry {
 			co.num(kindOther, float64(other))
 		}
 	}
+	a.finish(e)
 	return e
 }
 

@@ -26,7 +26,7 @@ func TestBuildReport(t *testing.T) {
 	if !e.Timestamp.AsTime().Equal(r.End) {
 		t.Fatalf("timestamp %v, want the interval's end", e.Timestamp.AsTime())
 	}
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	wantSummary := "held back 183 events in the last 1m0s: filtered 124 (SYSCALL key=exec: 100, SERVICE_START: 20, AVC: 3, …), " +
 		"collapsed 59 (SYSCALL key=cron: 59)"
 	if p["summary"] != wantSummary {
@@ -55,8 +55,8 @@ func TestBuildReport(t *testing.T) {
 	// Rate limiting drops data nobody chose to drop: WARNING.
 	r.RateLimited = map[string]int{"SYSCALL key=exec": 31}
 	e = b.BuildReport(r)
-	if e.Severity != ltype.LogSeverity_WARNING || !strings.HasSuffix(payload(t, e)["summary"].(string), ", rate-limited 31 (SYSCALL key=exec: 31)") {
-		t.Fatalf("rate-limited report: %v %v", e.Severity, payload(t, e)["summary"])
+	if e.Severity != ltype.LogSeverity_WARNING || !strings.HasSuffix(jsonOf(t, e)["summary"].(string), ", rate-limited 31 (SYSCALL key=exec: 31)") {
+		t.Fatalf("rate-limited report: %v %v", e.Severity, jsonOf(t, e)["summary"])
 	}
 
 	if b.BuildReport(&filter.Report{Start: start, End: start}) != nil || b.BuildReport(nil) != nil {
@@ -76,7 +76,7 @@ func TestBuildReportManyKinds(t *testing.T) {
 		total += i + 1
 	}
 	e := b.BuildReport(&filter.Report{Start: testTime, End: testTime.Add(time.Minute), Filtered: m})
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	f := p["filtered"].(map[string]any)
 	if len(f) != maxReportKinds+1 {
 		t.Fatalf("%d kinds in the payload", len(f))
@@ -102,7 +102,7 @@ func TestOmitRecords(t *testing.T) {
 	lean := NewBuilder(Options{NodeName: testNode, IncludeRaw: true, OmitRecords: true})
 	ev := fullExec(t)
 	ef, el := build(t, full, ev), build(t, lean, fullExec(t))
-	pf, pl := payload(t, ef), payload(t, el)
+	pf, pl := jsonOf(t, ef), jsonOf(t, el)
 	if pf["records"] == nil || pl["records"] != nil {
 		t.Fatalf("records: full %v lean %v", pf["records"] != nil, pl["records"])
 	}

@@ -2,14 +2,11 @@ package entry
 
 import (
 	"github.com/gke-audit/auditd-cloud-logging/parser"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // The user and syscall objects of a node's events repeat: a few accounts run most
-// commands, and most syscalls succeed with the same exit. Each is two allocations (a Struct's
-// map and its first group) when built per entry, so they are built once per distinct content
-// and shared, read-only, between entries. Protobuf messages may be marshalled concurrently
-// (the size cache is written atomically), and nothing downstream writes to an entry.
+// commands, and most syscalls succeed with the same exit. Each is encoded once per distinct
+// content and its bytes are copied into the entries that have it.
 
 // maxShared bounds each cache; past it, objects are built per entry as before.
 const maxShared = 1024
@@ -29,10 +26,10 @@ type syscallKey struct {
 	name, arch, success, exit, exitName string
 }
 
-// sharedObj is a cached payload object: its value (nil when the object is empty and left
-// out), the size it adds to the entry's estimate, and whether building it cut a value.
+// sharedObj is a cached payload object: its encoded Value ("" when the object is empty and
+// left out), the size it adds to the entry's estimate, and whether building it cut a value.
 type sharedObj struct {
-	v    *structpb.Value
+	v    string
 	cost int
 	cut  bool
 }
@@ -43,21 +40,20 @@ func shared[K comparable](b *Builder, c map[K]sharedObj, k K, root obj, key stri
 	b.mu.Lock()
 	s, ok := c[k]
 	if !ok {
-		if b.sharedArena == nil {
-			b.sharedArena = new(arena)
-		}
 		cost := 0 // declared here so that only a miss moves it to the heap
-		parent := obj{a: b.sharedArena, m: map[string]*structpb.Value{}, est: &cost}
+		parent := b.sharedTree.reset(&cost)
 		s.cut = build(parent)
-		s.v, s.cost = parent.m[key], cost
+		if first := b.sharedTree.nodes[0].first; first != 0 {
+			s.v, s.cost = b.sharedTree.encodeValue(first), cost
+		}
+		b.sharedTree.reset(&cost) // drop the strings
 		if len(c) < maxShared {
 			c[k] = s
 		}
 	}
 	b.mu.Unlock()
-	if s.v != nil {
-		root.m[key] = s.v
-		*root.est += s.cost
+	if s.v != "" {
+		root.encoded(key, s.v, s.cost)
 	}
 	return s.cut
 }

@@ -3,8 +3,8 @@ package entry
 import (
 	"strconv"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // plan decides what to cut so that argv, the records and their raw text fit in budget
@@ -210,11 +210,10 @@ func cutMiddle(n, need int, cost func(int) int, markerCost int, cut *[2]int) int
 // emergency replaces the payload of an event whose entry is still over the cap after the
 // plan (the parts the plan does not cut — paths, keys, the summary fields — are too big)
 // with a small form that still identifies and describes the event.
-func (b *Builder) emergency(a *arena, en *entryNode, ev *parser.Event, node string) {
+func (b *Builder) emergency(a *arena, e *loggingpb.LogEntry, ev *parser.Event, node string) {
 	sm := &ev.Summary
 	est := 0
-	en.s.Fields = make(map[string]*structpb.Value, 16)
-	root := obj{a: a, m: en.s.Fields, est: &est}
+	root := a.tree.reset(&est)
 	root.str(kSummary, clean(SummaryLine(ev)))
 	if m := mainRecord(ev); m != nil {
 		root.str(kType, parser.TypeName(m.Type))
@@ -253,7 +252,8 @@ func (b *Builder) emergency(a *arena, en *entryNode, ev *parser.Event, node stri
 	if len(keys) > 0 {
 		l := root.list(kKeys, len(keys))
 		for _, k := range keys {
-			l.Values = append(l.Values, a.str(clean(cutUTF8(k, 256))))
+			l.elemStr(clean(cutUTF8(k, 256)))
 		}
 	}
+	a.finish(e)
 }

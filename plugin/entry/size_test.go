@@ -67,7 +67,7 @@ func TestSizeCapBigArgv(t *testing.T) {
 		b := NewBuilder(Options{NodeName: testNode, IncludeRaw: raw})
 		e := build(t, b, ev)
 		size := len(mustMarshal(t, e, b.MaxEntryBytes()))
-		p := payload(t, e)
+		p := jsonOf(t, e)
 		if p["truncated"] != true {
 			t.Errorf("raw=%v: truncated flag missing", raw)
 		}
@@ -101,7 +101,7 @@ func TestSizeCapManyRecords(t *testing.T) {
 	b := NewBuilder(Options{NodeName: testNode, IncludeRaw: true})
 	e := build(t, b, ev)
 	mustMarshal(t, e, b.MaxEntryBytes())
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	if p["truncated"] != true {
 		t.Error("truncated flag missing")
 	}
@@ -132,7 +132,7 @@ func TestSizeCapLongValues(t *testing.T) {
 	b := NewBuilder(Options{NodeName: testNode, IncludeRaw: true})
 	e := build(t, b, ev)
 	mustMarshal(t, e, b.MaxEntryBytes())
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	a1 := path(p, "process", "argv", 1).(string)
 	if !strings.Contains(a1, "…[truncated ") || len(a1) > 250_000 {
 		t.Errorf("long argument not cut with a marker: %d bytes, ends %q", len(a1), a1[max(0, len(a1)-40):])
@@ -163,7 +163,7 @@ func TestSizeCapProperty(t *testing.T) {
 					t.Errorf("%s cap=%d raw=%v: %d bytes", name, limit, raw, size)
 				}
 				full := build(t, NewBuilder(Options{NodeName: testNode, IncludeRaw: raw, MaxEntryBytes: 1 << 30}), ev)
-				truncated := payload(t, e)["truncated"] == true
+				truncated := jsonOf(t, e)["truncated"] == true
 				if fits := proto.Size(full) <= limit; fits == truncated {
 					t.Errorf("%s cap=%d raw=%v: uncut size %d, truncated=%v", name, limit, raw, proto.Size(full), truncated)
 				}
@@ -183,7 +183,7 @@ func TestEmergency(t *testing.T) {
 	b := NewBuilder(Options{NodeName: testNode, MaxEntryBytes: MinMaxEntryBytes})
 	e := build(t, b, ev)
 	mustMarshal(t, e, MinMaxEntryBytes)
-	p := payload(t, e)
+	p := jsonOf(t, e)
 	if p["truncated"] != true || p["paths_left_out"] != float64(maxPaths) || p["records_left_out"] != 7.0 ||
 		path(p, "process", "exe") != "/usr/bin/curl" || p["summary"] != "uid=root ran /usr/bin/curl https://x in /root" {
 		t.Errorf("emergency payload: %v", p)

@@ -1,0 +1,348 @@
+package entry
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// The jsonPayload of an entry is written as protobuf wire bytes, straight from the event.
+//
+// A structpb.Struct tree costs a Go map per object plus two heap objects per value, and the
+// maps were a third of the plugin's CPU per record (BenchmarkEndToEnd, before and after this
+// file). Here a build records the payload as a tree of plain nodes in a reused scratch slice
+// (no maps, no per-value allocation: objects and lists are filled in any order, as the
+// planner needs), then encodes it in two passes (sizes, then bytes) as a
+// google.protobuf.Struct.
+//
+// The bytes go into the LogEntry's unknown fields as field 6, json_payload. Unknown fields
+// are part of the message: proto.Marshal, proto.Size, proto.Clone and gRPC's codec carry
+// them verbatim, so the request on the wire is the one a JsonPayload Struct would make and
+// the server sees an ordinary jsonPayload. Go code reading an entry built here gets nil from
+// GetJsonPayload: use Payload (or Decoded for protojson) instead.
+
+type pkind uint8
+
+const (
+	pObj pkind = iota + 1
+	pList
+	pStr
+	pNum
+	pBool
+	pEncoded // s holds an encoded google.protobuf.Value (a shared object)
+)
+
+// pnode is one value of the payload tree: a field of its parent object (key set) or an
+// element of its parent list. Children are a linked list of indices into payload.nodes;
+// index 0 is the root object, so 0 also means "none".
+type pnode struct {
+	key               string
+	s                 string
+	f                 float64
+	kind              pkind
+	b                 bool
+	first, last, next int32
+	// size is the node's encoded size as a google.protobuf.Value: set when a leaf is added,
+	// by the size pass for objects and lists (body is then their content's size).
+	size, body int32
+}
+
+// payload is the tree of one entry's jsonPayload under construction.
+type payload struct {
+	nodes []pnode
+}
+
+// reset empties the tree, keeping its capacity, and returns the root object.
+func (p *payload) reset(est *int) obj {
+	clear(p.nodes) // the scratch is pooled: do not keep the last event's strings alive
+	p.nodes = append(p.nodes[:0], pnode{kind: pObj})
+	return obj{p: p, n: 0, est: est}
+}
+
+// obj is an object or list of the payload under construction, with the running size
+// estimate of the entry (see costField).
+type obj struct {
+	p   *payload
+	n   int32
+	est *int
+}
+
+func (o obj) add(k string, kind pkind) *pnode {
+	i := int32(len(o.p.nodes))
+	o.p.nodes = append(o.p.nodes, pnode{key: k, kind: kind})
+	parent := &o.p.nodes[o.n]
+	if parent.last == 0 {
+		parent.first = i
+	} else {
+		o.p.nodes[parent.last].next = i
+	}
+	parent.last = i
+	return &o.p.nodes[i]
+}
+
+// str adds a string field; empty strings are left out (an absent field says the same and
+// costs nothing).
+func (o obj) str(k, v string) {
+	if v == "" {
+		return
+	}
+	o.field(k, v)
+}
+
+// field adds a string field even when it is empty (a record's fields are kept as written).
+func (o obj) field(k, v string) {
+	n := o.add(k, pStr)
+	n.s, n.size = v, int32(sizeBytes(len(v)))
+	*o.est += fieldSize(len(k), strValueSize(len(v)))
+}
+
+func (o obj) num(k string, v float64) {
+	n := o.add(k, pNum)
+	n.f, n.size = v, 1+8
+	*o.est += fieldSize(len(k), 9)
+}
+
+func (o obj) boolean(k string, v bool) {
+	n := o.add(k, pBool)
+	n.b, n.size = v, 1+1
+	*o.est += fieldSize(len(k), 2)
+}
+
+// numOrStr stores a decimal value as a number (queryable as one) when it is one.
+func (o obj) numOrStr(k, v string) {
+	if v == "" {
+		return
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > -1<<53 && n < 1<<53 {
+		o.num(k, float64(n))
+		return
+	}
+	if len(v) > 256 {
+		v = truncated(v, 256)
+	}
+	o.str(k, clean(v))
+}
+
+// child adds an object field. size is only a hint kept for the callers' readability.
+func (o obj) child(k string, _ int) obj {
+	i := int32(len(o.p.nodes))
+	o.add(k, pObj)
+	*o.est += costField + len(k)
+	return obj{p: o.p, n: i, est: o.est}
+}
+
+// list adds a list field; fill it with elem and elemStr.
+func (o obj) list(k string, _ int) obj {
+	i := int32(len(o.p.nodes))
+	o.add(k, pList)
+	*o.est += costField + len(k)
+	return obj{p: o.p, n: i, est: o.est}
+}
+
+// elem appends an object to list l.
+func (l obj) elem(_ int) obj {
+	i := int32(len(l.p.nodes))
+	l.add("", pObj)
+	*l.est += costElem
+	return obj{p: l.p, n: i, est: l.est}
+}
+
+// elemStr appends a string to list l.
+func (l obj) elemStr(s string) {
+	n := l.add("", pStr)
+	n.s, n.size = s, int32(sizeBytes(len(s)))
+	*l.est += elemSize(strValueSize(len(s)))
+}
+
+// encoded adds a field whose value is already encoded (a shared object).
+func (o obj) encoded(k, value string, cost int) {
+	n := o.add(k, pEncoded)
+	n.s, n.size = value, int32(len(value))
+	*o.est += cost
+}
+
+// sizeTree sets the sizes of the objects and lists at and below node i (leaves have theirs)
+// and returns node i's.
+func (p *payload) sizeTree(i int32) int32 {
+	n := &p.nodes[i]
+	if n.kind != pObj && n.kind != pList {
+		return n.size
+	}
+	body := 0
+	for c := n.first; c != 0; c = p.nodes[c].next {
+		vs := int(p.sizeTree(c))
+		if n.kind == pObj {
+			body += sizeBytes(sizeBytes(len(p.nodes[c].key)) + sizeBytes(vs))
+		} else {
+			body += sizeBytes(vs)
+		}
+	}
+	n = &p.nodes[i]
+	n.body, n.size = int32(body), int32(sizeBytes(body))
+	return n.size
+}
+
+// Tags of the structpb messages (field number << 3 | wire type).
+const (
+	tagField1Bytes = 1<<3 | 2 // Struct.fields, ListValue.values, map entry key
+	tagField2Bytes = 2<<3 | 2 // map entry value
+	tagNumberValue = 2<<3 | 1 // Value.number_value (double)
+	tagStringValue = 3<<3 | 2 // Value.string_value
+	tagBoolValue   = 4<<3 | 0 // Value.bool_value
+	tagStructValue = 5<<3 | 2 // Value.struct_value
+	tagListValue   = 6<<3 | 2 // Value.list_value
+	tagJSONPayload = 6<<3 | 2 // LogEntry.json_payload
+)
+
+// sizeBytes is the size of a length-delimited field of n bytes with a one-byte tag.
+func sizeBytes(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
+
+// appendVarint is protowire.AppendVarint with the one- and two-byte cases (nearly every
+// length in a payload) inline.
+func appendVarint(b []byte, v int32) []byte {
+	if v < 1<<7 {
+		return append(b, byte(v))
+	}
+	if v < 1<<14 {
+		return append(b, byte(v)|0x80, byte(v>>7))
+	}
+	return protowire.AppendVarint(b, uint64(v))
+}
+
+// appendValue appends node i as a google.protobuf.Value body; sizeTree must have run.
+func (p *payload) appendValue(b []byte, i int32) []byte {
+	n := &p.nodes[i]
+	switch n.kind {
+	case pStr:
+		b = append(b, tagStringValue)
+		b = appendVarint(b, int32(len(n.s)))
+		return append(b, n.s...)
+	case pNum:
+		b = append(b, tagNumberValue)
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(n.f))
+	case pBool:
+		v := byte(0)
+		if n.b {
+			v = 1
+		}
+		return append(b, tagBoolValue, v)
+	case pEncoded:
+		return append(b, n.s...)
+	case pObj:
+		b = append(b, tagStructValue)
+		b = appendVarint(b, n.body)
+		return p.appendObjBody(b, i)
+	case pList:
+		b = append(b, tagListValue)
+		b = appendVarint(b, n.body)
+		for c := n.first; c != 0; c = p.nodes[c].next {
+			b = append(b, tagField1Bytes)
+			b = appendVarint(b, p.nodes[c].size)
+			b = p.appendValue(b, c)
+		}
+	}
+	return b
+}
+
+func (p *payload) appendObjBody(b []byte, i int32) []byte {
+	for c := p.nodes[i].first; c != 0; c = p.nodes[c].next {
+		n := &p.nodes[c]
+		k, vs := n.key, n.size
+		b = append(b, tagField1Bytes)
+		b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(int(vs))))
+		b = append(b, tagField1Bytes)
+		b = appendVarint(b, int32(len(k)))
+		b = append(b, k...)
+		b = append(b, tagField2Bytes)
+		b = appendVarint(b, vs)
+		b = p.appendValue(b, c)
+	}
+	return b
+}
+
+// encodeField returns the tree as LogEntry field 6 (json_payload), in a's byte chunks.
+func (p *payload) encodeField(a *arena) []byte {
+	p.sizeTree(0)
+	body := p.nodes[0].body
+	b := a.take(sizeBytes(int(body)))
+	b = append(b, tagJSONPayload)
+	b = appendVarint(b, body)
+	b = p.appendObjBody(b, 0)
+	return b[:len(b):len(b)] // capped: an append to the entry's unknown fields must not reach the next entry's bytes
+}
+
+// encodeValue returns node i encoded as a google.protobuf.Value (for the shared objects).
+func (p *payload) encodeValue(i int32) string {
+	n := p.sizeTree(i)
+	return string(p.appendValue(make([]byte, 0, n), i))
+}
+
+// setPayload stores the encoded payload field in e.
+func setPayload(e *loggingpb.LogEntry, field []byte) {
+	e.Payload = nil
+	e.ProtoReflect().SetUnknown(protoreflect.RawFields(field))
+}
+
+// Payload returns an entry's jsonPayload: the Struct set in it, or the one this package
+// encoded into its unknown fields. It returns nil when the entry has no jsonPayload and an
+// error when the encoded bytes do not decode.
+func Payload(e *loggingpb.LogEntry) (*structpb.Struct, error) {
+	if s := e.GetJsonPayload(); s != nil {
+		return s, nil
+	}
+	var s *structpb.Struct
+	b := e.ProtoReflect().GetUnknown()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num != 6 || typ != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return nil, protowire.ParseError(m)
+			}
+			b = b[m:]
+			continue
+		}
+		v, m := protowire.ConsumeBytes(b)
+		if m < 0 {
+			return nil, protowire.ParseError(m)
+		}
+		b = b[m:]
+		if s == nil {
+			s = new(structpb.Struct)
+		}
+		// Merging is what protobuf does with a repeated message field.
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Decoded returns a copy of e with its payload as an ordinary JsonPayload (for protojson,
+// which leaves unknown fields out, and for tests that compare messages). e itself is
+// returned when it has nothing encoded.
+func Decoded(e *loggingpb.LogEntry) (*loggingpb.LogEntry, error) {
+	if e == nil || len(e.ProtoReflect().GetUnknown()) == 0 {
+		return e, nil
+	}
+	s, err := Payload(e)
+	if err != nil {
+		return nil, err
+	}
+	c := proto.Clone(e).(*loggingpb.LogEntry)
+	c.ProtoReflect().SetUnknown(nil)
+	if s != nil {
+		c.Payload = &loggingpb.LogEntry_JsonPayload{JsonPayload: s}
+	}
+	return c, nil
+}
