@@ -534,7 +534,7 @@ func (i *Instance) queueOutsLocked() {
 			i.queueLocked(parser.Item{Kind: parser.ItemEvent, Event: o.Event})
 		case o.Report != nil:
 			if e := i.builder.BuildReport(o.Report); e != nil {
-				i.pushLocked(e, reportSizeEstimate)
+				i.pushLocked(e, sizeEstimate(e))
 			}
 		}
 	}
@@ -543,7 +543,7 @@ func (i *Instance) queueOutsLocked() {
 
 func (i *Instance) queueLocked(it parser.Item) {
 	if e := i.builder.Build(it); e != nil {
-		i.pushLocked(e, estimateSize(it))
+		i.pushLocked(e, sizeEstimate(e))
 	}
 }
 
@@ -554,25 +554,12 @@ func (i *Instance) pushLocked(e *loggingpb.LogEntry, est int) {
 	i.pendingBytes += est
 }
 
-// reportSizeEstimate: a report names at most 3×100 kinds of at most 256 bytes.
-const reportSizeEstimate = 4096
-
-// estimateSize guesses an entry's encoded size from its item. proto.Size would be exact, but
-// on Struct payloads it walks every map through reflection (tens of allocations per entry) and
-// the writer measures each entry again when it splits requests; the queue bound only needs
-// the order of magnitude. The payload holds each record's fields decoded plus structure, so
-// about twice the record text, and never more than the entry cap.
-func estimateSize(it parser.Item) int {
-	n := 512
-	switch {
-	case it.Event != nil:
-		for r := range it.Event.Records {
-			n += 2*len(it.Event.Records[r].Text) + 64
-		}
-	case it.Unparsed != nil:
-		n += 2*len(it.Unparsed.Text) + len(it.Unparsed.Reason)
-	}
-	return min(n, entry.DefaultMaxEntryBytes)
+// sizeEstimate is an entry's encoded size for the queue bound: the payload plugin/entry
+// encoded (exact) plus a bound on the rest (insertId, timestamp, severity, a few short
+// labels). proto.Size would be exact but goes through reflection, and the bound only needs
+// the order of magnitude.
+func sizeEstimate(e *loggingpb.LogEntry) int {
+	return len(e.ProtoReflect().GetUnknown()) + 512
 }
 
 // write sends the whole pending queue once. Concurrent callers queue on wsem; whoever holds it
