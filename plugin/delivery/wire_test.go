@@ -131,6 +131,17 @@ func decoded(tb testing.TB, e *loggingpb.LogEntry) *loggingpb.LogEntry {
 	return d
 }
 
+// withPayload puts s into e as plugin/entry carries a payload: encoded, in e's unknown
+// fields as field 6 (json_payload).
+func withPayload(tb testing.TB, e *loggingpb.LogEntry, s *structpb.Struct) *loggingpb.LogEntry {
+	b, err := proto.Marshal(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.ProtoReflect().SetUnknown(protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), b))
+	return e
+}
+
 func decodedReq(tb testing.TB, req *loggingpb.WriteLogEntriesRequest) *loggingpb.WriteLogEntriesRequest {
 	c := proto.CloneOf(req)
 	for i, e := range c.Entries {
@@ -192,14 +203,14 @@ func TestWireEdgeCases(t *testing.T) {
 	cases := map[string]*loggingpb.LogEntry{
 		"empty entry": {},
 		"nil payload, zero severity, empty strings": {Timestamp: ts, Severity: 0, InsertId: ""},
-		"empty struct payload":                      {Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: &structpb.Struct{}}},
+		"empty encoded payload":                     withPayload(t, &loggingpb.LogEntry{}, &structpb.Struct{}),
 		"text payload":                              {Payload: &loggingpb.LogEntry_TextPayload{TextPayload: "hello ☃"}, Severity: ltype.LogSeverity_ERROR},
 		"empty text payload":                        {Payload: &loggingpb.LogEntry_TextPayload{TextPayload: ""}},
 		"empty timestamp":                           {Timestamp: &timestamppb.Timestamp{}},
 		"negative timestamp":                        {Timestamp: &timestamppb.Timestamp{Seconds: -62135596800, Nanos: 999999999}},
 		"negative nanos":                            {Timestamp: &timestamppb.Timestamp{Seconds: 1, Nanos: -1}}, // invalid, still encodable
 		"labels with empty keys and values":         {Labels: map[string]string{"": "v", "a": "", "node": "n1", "ü": "☃"}},
-		"all supported fields": {
+		"all supported fields": withPayload(t, &loggingpb.LogEntry{
 			LogName:          "projects/p/logs/linux-auditd",
 			Resource:         &monitoredres.MonitoredResource{Type: "k8s_node", Labels: map[string]string{"project_id": "p", "node_name": "n", "empty": ""}},
 			Timestamp:        ts,
@@ -210,10 +221,9 @@ func TestWireEdgeCases(t *testing.T) {
 			Trace:            "projects/p/traces/t",
 			SpanId:           "000000000000004a",
 			TraceSampled:     true,
-			Payload:          &loggingpb.LogEntry_JsonPayload{JsonPayload: nested},
-		},
+		}, nested),
 		"empty resource":     {Resource: &monitoredres.MonitoredResource{}},
-		"deep nesting":       {Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: deep}},
+		"deep nesting":       withPayload(t, &loggingpb.LogEntry{}, deep),
 		"invalid severity":   {Severity: ltype.LogSeverity(-3)},
 		"no payload, labels": {Labels: map[string]string{"kind": "lost"}, InsertId: strings.Repeat("i", 200)},
 	}
@@ -242,8 +252,7 @@ func TestWireLengthBoundaries(t *testing.T) {
 			}})}},
 		}
 		for _, p := range payloads {
-			e := &loggingpb.LogEntry{InsertId: "i", Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: p},
-				Resource: &monitoredres.MonitoredResource{Type: s}}
+			e := withPayload(t, &loggingpb.LogEntry{InsertId: "i", Resource: &monitoredres.MonitoredResource{Type: s}}, p)
 			checkWire(t, e)
 			// The codec frames each entry the same way.
 			req := &loggingpb.WriteLogEntriesRequest{Entries: []*loggingpb.LogEntry{e, e}}
@@ -255,7 +264,7 @@ func TestWireLengthBoundaries(t *testing.T) {
 				t.Fatalf("n=%d: request of %d bytes, proto.Size %d", n, len(b), proto.Size(req))
 			}
 			var got loggingpb.WriteLogEntriesRequest
-			if err := proto.Unmarshal(b, &got); err != nil || !proto.Equal(&got, req) {
+			if err := proto.Unmarshal(b, &got); err != nil || !proto.Equal(&got, decodedReq(t, req)) {
 				t.Fatalf("n=%d: request decodes differently (%v)", n, err)
 			}
 		}
@@ -298,8 +307,9 @@ func TestWireFallback(t *testing.T) {
 		"nil struct in value":      {e: nilStruct, encodable: true},
 		"nil list in value":        {e: nilList, encodable: true},
 		"nil json payload":         {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_JsonPayload{}}, encodable: true},
-		"invalid utf8 key":         {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: &structpb.Struct{Fields: map[string]*structpb.Value{"\xff": strv("")}}}}, sized: true},
-		"invalid utf8 value":       {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: &structpb.Struct{Fields: map[string]*structpb.Value{"k": strv("a\xc0")}}}}, sized: true},
+		"struct payload":           {e: plain(), encodable: true},
+		"invalid utf8 key":         {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: &structpb.Struct{Fields: map[string]*structpb.Value{"\xff": strv("")}}}}},
+		"invalid utf8 value":       {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_JsonPayload{JsonPayload: &structpb.Struct{Fields: map[string]*structpb.Value{"k": strv("a\xc0")}}}}},
 		"invalid utf8 label":       {e: &loggingpb.LogEntry{Labels: map[string]string{"k": "\xfe"}}, sized: true},
 		"invalid utf8 insertId":    {e: &loggingpb.LogEntry{InsertId: "\xfe"}, sized: true},
 		"invalid utf8 text":        {e: &loggingpb.LogEntry{Payload: &loggingpb.LogEntry_TextPayload{TextPayload: "\xfe"}}, sized: true},
@@ -401,8 +411,8 @@ func TestWireSplitMatchesCodec(t *testing.T) {
 	}
 }
 
-// FuzzWire builds a Struct tree (and entry fields) from the fuzz bytes and checks the
-// encoder against protobuf-go.
+// FuzzWire builds entry fields and an encoded payload (a Struct tree, marshalled the way
+// plugin/entry carries it) from the fuzz bytes and checks the encoder against protobuf-go.
 func FuzzWire(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x05\x01a\x02\x03bc\x04\x00\x06\x01\x02"))
@@ -429,7 +439,10 @@ func FuzzWire(f *testing.F) {
 			e.Payload = &loggingpb.LogEntry_TextPayload{TextPayload: g.str()}
 		case 1:
 		default:
-			e.Payload = &loggingpb.LogEntry_JsonPayload{JsonPayload: g.structv(0)}
+			// A payload encoded ahead, as plugin/entry does (when protobuf-go can encode it).
+			if b, err := proto.Marshal(g.structv(0)); err == nil {
+				e.ProtoReflect().SetUnknown(protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), b))
+			}
 		}
 		want := proto.Size(e)
 		if n, ok := entrySize(e); !ok || n != want {
@@ -455,8 +468,8 @@ func FuzzWire(f *testing.F) {
 		if err := proto.Unmarshal(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		if !proto.Equal(&got, e) {
-			t.Fatalf("decoded entry differs:\n got %v\nwant %v", &got, e)
+		if want := decoded(t, e); !proto.Equal(&got, want) {
+			t.Fatalf("decoded entry differs:\n got %v\nwant %v", &got, want)
 		}
 	})
 }

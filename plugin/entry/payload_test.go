@@ -1,6 +1,7 @@
 package entry
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,185 @@ func TestPayloadBadBytes(t *testing.T) {
 	if d, err := Decoded(plain); err != nil || d != plain {
 		t.Errorf("Decoded(plain) = %v, %v", d, err)
 	}
+}
+
+// treeGen builds the same tree twice from fuzz bytes: as a payload (the builder's encoder)
+// and as a structpb.Struct (protobuf-go's, the reference). It runs out gracefully (zeros).
+type treeGen struct {
+	data  []byte
+	nodes int
+}
+
+func (g *treeGen) byte() byte {
+	if len(g.data) == 0 {
+		return 0
+	}
+	c := g.data[0]
+	g.data = g.data[1:]
+	return c
+}
+
+// str is a valid UTF-8 string (the builder cleans everything it writes); a long one now and
+// then crosses the one- and two-byte length varints.
+func (g *treeGen) str() string {
+	n := int(g.byte())
+	switch n {
+	case 0xff:
+		n = 1 << 14
+	case 0xfe:
+		n = 1<<7 + int(g.byte()%4)
+	}
+	b := make([]byte, 0, n)
+	for len(b) < n && len(g.data) > 0 {
+		b = append(b, g.byte())
+	}
+	for len(b) < n {
+		b = append(b, 'x')
+	}
+	return clean(string(b))
+}
+
+func (g *treeGen) object(o obj, s *structpb.Struct, depth int) {
+	n := int(g.byte() % 8)
+	for range n {
+		if g.nodes++; g.nodes > 200 {
+			return
+		}
+		k := g.str()
+		if _, dup := s.Fields[k]; dup {
+			continue // a Struct holds a key once; the builder never repeats one
+		}
+		s.Fields[k] = g.value(o, k, depth)
+	}
+}
+
+// value adds one value under key k of o (or to list o when k is unused) and returns it.
+func (g *treeGen) value(o obj, k string, depth int) *structpb.Value {
+	inList := o.p.nodes[o.n].kind == pList
+	kind := g.byte() % 6
+	if depth > 6 && kind >= 3 {
+		kind = 0
+	}
+	switch kind {
+	case 0, 1:
+		v := g.str()
+		if inList {
+			o.elemStr(v)
+		} else {
+			o.field(k, v)
+		}
+		return structpb.NewStringValue(v)
+	case 2:
+		f := math.Float64frombits(uint64(g.byte())<<56 | uint64(g.byte())<<8 | uint64(g.byte()))
+		if g.byte()&1 == 1 {
+			f = []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64}[g.byte()%6]
+		}
+		if inList { // lists of numbers do not occur in payloads; store it in an object
+			c := o.elem(1)
+			c.num("n", f)
+			return structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"n": structpb.NewNumberValue(f)}})
+		}
+		if g.byte()&1 == 1 {
+			o.boolean(k, f > 0)
+			return structpb.NewBoolValue(f > 0)
+		}
+		o.num(k, f)
+		return structpb.NewNumberValue(f)
+	case 3, 4:
+		var c obj
+		if inList {
+			c = o.elem(0)
+		} else {
+			c = o.child(k, 0)
+		}
+		s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+		g.object(c, s, depth+1)
+		return structpb.NewStructValue(s)
+	default:
+		var l obj
+		if inList {
+			l = o.elem(1).list("l", 0)
+		} else {
+			l = o.list(k, 0)
+		}
+		lv := &structpb.ListValue{}
+		for range int(g.byte() % 6) {
+			if g.nodes++; g.nodes > 200 {
+				break
+			}
+			lv.Values = append(lv.Values, g.value(l, "", depth+1))
+		}
+		if inList {
+			return structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"l": structpb.NewListValue(lv)}})
+		}
+		return structpb.NewListValue(lv)
+	}
+}
+
+// checkTree encodes the tree both ways and compares.
+func checkTree(t *testing.T, data []byte) {
+	t.Helper()
+	est := 0
+	var p payload
+	root := p.reset(&est)
+	want := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	g := &treeGen{data: data}
+	g.object(root, want, 0)
+	a := new(arena)
+	field := p.encodeField(a)
+	// The field is LogEntry.json_payload: tag, length, Struct.
+	num, typ, n := protowire.ConsumeTag(field)
+	body, m := protowire.ConsumeBytes(field[max(n, 0):])
+	if num != 6 || typ != protowire.BytesType || n < 0 || m < 0 || n+m != len(field) {
+		t.Fatalf("not one json_payload field: %x", field)
+	}
+	if len(body) != proto.Size(want) {
+		t.Fatalf("encoded %d bytes, protobuf-go would write %d", len(body), proto.Size(want))
+	}
+	got := new(structpb.Struct)
+	if err := proto.Unmarshal(body, got); err != nil {
+		t.Fatalf("does not decode: %v", err)
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("decodes to\n%v\nwant\n%v", got, want)
+	}
+	// The estimate covers the Struct; its framing in the entry is part of costEntry.
+	if est < len(body) {
+		t.Fatalf("running estimate %d under the encoded size %d", est, len(body))
+	}
+}
+
+// TestPayloadEncoderEdges: values protobuf-go encodes specially (NaN, ±Inf, -0, empty
+// strings and keys, empty objects and lists), lengths around the varint widths, deep nesting.
+func TestPayloadEncoderEdges(t *testing.T) {
+	for _, data := range [][]byte{
+		{},
+		{1, 0, 0},                           // one empty key with an empty string
+		{7, 1, 'a', 2, 1, 0, 0, 0, 1, 4},    // NaN
+		{7, 1, 'b', 2, 0, 0, 0, 1, 2},       // -0
+		{3, 0xff, 0, 0xfe, 1, 3, 0, 0, 5},   // 16 KiB key, 129-byte string, empty object
+		{2, 1, 'l', 5, 5, 0, 3, 0, 2, 0, 0}, // lists of strings, numbers, objects
+		bytesRepeat([]byte{1, 1, 'd', 3}, 40),
+		bytesRepeat([]byte{7, 0xfe, 2, 4, 0xfe, 3, 5, 4, 2, 1, 'x'}, 30),
+	} {
+		checkTree(t, data)
+	}
+}
+
+func bytesRepeat(b []byte, n int) []byte {
+	var out []byte
+	for range n {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// FuzzPayloadEncoder: any tree the builder's API can make encodes to what protobuf-go
+// decodes as the same Struct, with protobuf-go's size, under the running estimate.
+func FuzzPayloadEncoder(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{7, 1, 'a', 2, 1, 0, 0, 0, 1, 4, 3, 0xff})
+	f.Add(bytesRepeat([]byte{1, 1, 'd', 3}, 12))
+	f.Add(bytesRepeat([]byte{4, 2, 'k', 'v', 5, 3, 0, 1, 'x', 1}, 10))
+	f.Fuzz(func(t *testing.T, data []byte) { checkTree(t, data) })
 }
