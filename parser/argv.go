@@ -93,7 +93,7 @@ scan:
 			if f.Key == "argc" {
 				if !haveArgc {
 					haveArgc = true
-					argc = parseArgc(f.Raw)
+					argc = parseArgc(f.Raw())
 				}
 				continue
 			}
@@ -154,7 +154,7 @@ func slowArgv(recs []Record, argv []string) []string {
 			if f.Key == "argc" {
 				if !haveArgc {
 					haveArgc = true
-					argc = parseArgc(f.Raw)
+					argc = parseArgc(f.Raw())
 				}
 				continue
 			}
@@ -201,7 +201,7 @@ func slowArgv(recs []Record, argv []string) []string {
 			switch p.kind {
 			case argLen:
 				if want < 0 {
-					if v, err := strconv.Atoi(p.f.Raw); err == nil && v >= 0 {
+					if v, err := strconv.Atoi(p.f.Raw()); err == nil && v >= 0 {
 						want = v
 					}
 				}
@@ -213,8 +213,8 @@ func slowArgv(recs []Record, argv []string) []string {
 					gapInPieces = true
 				}
 				wantPiece = p.piece + 1
-				logged += len(p.f.Raw)
-				if p.f.Quoted || !isAuditHex(p.f.Raw) {
+				logged += p.f.RawLen()
+				if p.f.Quoted || !rawIsAuditHex(p.f) {
 					allHex = false
 				}
 				buf = appendPiece(buf, p.f)
@@ -241,10 +241,18 @@ func slowArgv(recs []Record, argv []string) []string {
 
 // appendPiece appends the bytes of one aN[i] piece: hex unless quoted.
 func appendPiece(dst []byte, f *Field) []byte {
-	if !f.Quoted && isAuditHex(f.Raw) {
-		return decodeHexInto(dst, f.Raw)
+	switch {
+	case f.enc == encHex:
+		return appendUnescape(dst, f.Value)
+	case !f.Quoted && rawIsAuditHex(f):
+		return decodeHexInto(dst, f.Value)
 	}
-	return append(dst, f.Raw...)
+	return f.AppendRaw(dst)
+}
+
+// rawIsAuditHex is isAuditHex(f.Raw()) without building Raw.
+func rawIsAuditHex(f *Field) bool {
+	return f.enc == encHex || f.enc == encNone && isAuditHex(f.Value)
 }
 
 // markerRoom is the longest cut marker: room kept for it under the cap.

@@ -79,7 +79,11 @@ import (
 // later than the quiet window or the timeout) cannot be added to that event any more: the
 // consumer already has it. It starts a new event with the same key, which completes by the
 // normal rules and is emitted with Incomplete set (AssemblerStats.Late counts them). A late
-// EOE is the exception described in rule 2.
+// EOE is the exception described in rule 2. A late record is recognised by the duplicate
+// memory while its event is in it, and beyond it by the stream's serial watermark: a kernel
+// serial of the current baseline that is not newer than the newest one, not waiting and not
+// in an open gap was handed out or counted lost already (see lateBySerial for the rules that
+// keep reboots and rollover apart from late records).
 //
 // # Lost events
 //
@@ -106,7 +110,9 @@ import (
 //
 // At most MaxInFlight events wait for completion; events completed but not yet drained wait
 // for the caller's next Drain (the plugin drains after every chunk). The duplicate memory
-// holds SeenWindow record hashes and at most as many event entries. Streams that have
+// holds SeenWindow record hashes, at most as many event entries and an index of 4 to 8 slots
+// of 8 bytes per event entry (seen.go). A caller that is done with handed-out events may give
+// them back with Recycle; up to 1024 are kept for reuse. Streams that have
 // nothing waiting are forgotten when more than 1024 streams are known.
 
 // AssemblerConfig configures an Assembler. Zero values select the defaults.
@@ -177,6 +183,7 @@ type Assembler struct {
 	waiting    int
 
 	ready []readyItem // complete, not yet handed out, in completion order
+	free  []*pending  // recycled events for reuse (Recycle)
 
 	seen    seenSet
 	stats   AssemblerStats
@@ -202,15 +209,16 @@ type stream struct {
 	maxMilli int64 // newest record time
 
 	// kernel serial tracking
-	haveMax   bool
-	maxSerial uint32 // newest kernel serial (modulo 2^32) of the current baseline
-	haveHi    bool
-	hiSeen    uint32 // newest kernel serial added since baseMilli
-	baseMilli int64  // record time where the hiSeen baseline began; older records are of an earlier one
-	haveBase  bool
-	rebase    bool   // DAEMON_START: the next kernel serial starts a new baseline
-	next      uint32 // next expected serial
-	gaps      []gap
+	haveMax    bool
+	maxSerial  uint32 // newest kernel serial (modulo 2^32) of the current baseline
+	haveHi     bool
+	hiSeen     uint32 // newest kernel serial added since baseMilli
+	baseMilli  int64  // record time where the hiSeen baseline began; older records are of an earlier one
+	haveBase   bool
+	rebase     bool   // DAEMON_START: the next kernel serial starts a new baseline
+	next       uint32 // next expected serial
+	baseSerial uint32 // first serial of the current baseline
+	gaps       []gap
 }
 
 type gap struct {
@@ -230,11 +238,13 @@ type pending struct {
 	same       *pending // another event of the stream with the same serial, different time
 	ready      bool
 	late       bool
+	sysDone    bool // the event's SYSCALL record is in Summary already
+	handedOut  bool // emitted and not recycled: Recycle may take it
 
 	// Small events (the COS shape: SYSCALL+EXECVE) live in one allocation with their event.
 	recBuf  [2]Record
 	keyBuf  [1]string
-	argvBuf [4]string
+	argvBuf [3]string // 3, not 4: with Event.owner, 4 would push pending past 1024 bytes (the next size class is 1152)
 }
 
 // NewAssembler returns an Assembler with cfg's zero values replaced by the defaults.
@@ -400,18 +410,22 @@ func (a *Assembler) Add(r Record, now time.Time) {
 			a.stats.Duplicates++
 			return
 		}
-	} else if a.seen.enabled() && !st.neverSeen(&r) {
-		if seq, ok := a.seen.findEvent(kh); ok {
-			if a.seen.hasRecord(seq, kh, rh) {
+	} else if !st.neverSeen(&r) {
+		if a.seen.enabled() {
+			found, dup := a.seen.lookup(st.hash+r.Key.Serial, kh, rh)
+			if dup {
 				a.stats.Duplicates++
 				a.stats.DupAfterEmit++
 				return
 			}
-			if r.Type == typeEOE {
-				a.stats.LateMarkers++
-				return
-			}
-			late = true
+			late = found
+		}
+		if !late {
+			late = st.lateBySerial(&r)
+		}
+		if late && r.Type == typeEOE {
+			a.stats.LateMarkers++
+			return
 		}
 	}
 
@@ -441,6 +455,14 @@ func (a *Assembler) Add(r Record, now time.Time) {
 		}
 	}
 	st.last = p
+	if r.Type == typeSyscall && !p.sysDone {
+		// Summarised now, while the record's fields are in the cache: an event without an
+		// end marker waits Quiet (500 ms) before it is handed out, and by then they are not;
+		// fillSummary then took a cache miss for every field. The first SYSCALL in arrival
+		// order is the one fillSummary would take.
+		p.sysDone = true
+		p.ev.Summary.summarize(&p.ev.Records[len(p.ev.Records)-1], p)
+	}
 	if !p.ready {
 		switch r.Type {
 		case typeEOE:
@@ -464,7 +486,16 @@ func (p *pending) isDuplicate(h uint64, r *Record) bool {
 }
 
 func (a *Assembler) newPending(st *stream, r Record, h uint64, nowNs int64) *pending {
-	p := &pending{st: st, first: nowNs, last: nowNs}
+	var p *pending
+	if n := len(a.free); n > 0 {
+		p, a.free[n-1] = a.free[n-1], nil
+		a.free = a.free[:n-1]
+		*p = pending{}
+	} else {
+		p = new(pending)
+	}
+	p.st, p.first, p.last = st, nowNs, nowNs
+	p.ev.owner = p
 	p.ev.Key = r.Key
 	if n := (a.recHint + 7) / 8; n <= len(p.recBuf) || isStandalone(r.Type) {
 		p.ev.Records = p.recBuf[:1]
@@ -571,7 +602,9 @@ func (a *Assembler) trackSerial(st *stream, s uint32, ms, nowNs int64) {
 		if back == 1 {
 			return // another record of the newest event
 		}
-		if back > rebaseDistance {
+		if back > rebaseDistance || (ms > st.maxMilli && !st.inGap(s)) {
+			// Far back, or back but newer than every record of the stream and not awaited:
+			// a reboot (see lateBySerial).
 			a.rebaseline(st, s, ms)
 			return
 		}
@@ -588,6 +621,51 @@ func (st *stream) neverSeen(r *Record) bool {
 		r.Key.UnixMilli >= st.baseMilli && serialAfter(uint32(r.Key.Serial), st.hiSeen)
 }
 
+// lateBySerial reports that r, which joins no waiting event and is not in the duplicate
+// memory, belongs to an event that this stream already handed out or counted lost: the
+// stream's watermark W is "every serial of the current baseline up to the newest one is handed
+// out, waiting, or in an open gap (awaited, later counted lost)". Such a record (serial ≤ W,
+// not waiting, not in a gap) is a late fragment and becomes its own Incomplete event, exactly
+// like a late record that the duplicate memory still knows. This closes the hole beyond the
+// SeenWindow, where a late fragment would otherwise look like a new event with its original
+// key (and the consumer's id for that key).
+//
+// Serials restart at boot and roll over, so "≤ W" is only trusted within the baseline:
+//   - a new boot id is a new stream, with no baseline yet;
+//   - a serial more than rebaseDistance behind starts a new baseline (trackSerial);
+//   - a serial behind W whose time is newer than every record of the stream cannot be a
+//     fragment of an event already seen (a fragment carries its event's time, which was
+//     seen): it is the first event after a reboot (audit.log has no boot id), and trackSerial
+//     starts a new baseline with it;
+//   - a serial before the baseline's first one was never tracked (records of the first events
+//     of a stream may arrive slightly out of order): not late;
+//   - rollover: comparisons are modulo 2^32; DAEMON_* records (auditd's serials) and serials
+//     above 2^32-1 take no part.
+func (st *stream) lateBySerial(r *Record) bool {
+	if !st.haveBase || st.rebase || isDaemon(r.Type) || r.Key.Serial > math.MaxUint32 {
+		return false
+	}
+	s := uint32(r.Key.Serial)
+	if serialAfter(s, st.maxSerial) || serialAfter(st.baseSerial, s) {
+		return false
+	}
+	if st.next-s > rebaseDistance || r.Key.UnixMilli > st.maxMilli {
+		return false
+	}
+	return !st.inGap(s)
+}
+
+// inGap reports whether serial s is in an open gap (awaited).
+func (st *stream) inGap(s uint32) bool {
+	for i := range st.gaps {
+		g := &st.gaps[i]
+		if s-g.from <= g.to-g.from {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Assembler) rebaseline(st *stream, s uint32, ms int64) {
 	// A reboot moves time forward; a replay of old records (which must still be recognised
 	// as duplicates) does not.
@@ -596,6 +674,7 @@ func (a *Assembler) rebaseline(st *stream, s uint32, ms int64) {
 	}
 	st.haveBase, st.rebase = true, false
 	st.haveMax, st.maxSerial = true, s
+	st.baseSerial = s
 	st.next = s + 1
 	st.gaps = st.gaps[:0]
 }
@@ -723,7 +802,7 @@ func (a *Assembler) emit(p *pending) *Event {
 		ev.Incomplete = true
 	}
 	if a.seen.enabled() {
-		a.seen.addEvent(a.keyHash(st, &ev.Key), p.hashes)
+		a.seen.addEvent(st.hash+ev.Key.Serial, a.keyHash(st, &ev.Key), p.hashes)
 	}
 	n := uint64(len(ev.Records))
 	a.stats.Pending -= n
@@ -737,7 +816,39 @@ func (a *Assembler) emit(p *pending) *Event {
 	}
 	p.fillSummary(&a.cfg)
 	p.st, p.hashes = nil, nil
+	p.handedOut = true
 	return ev
+}
+
+// maxFree bounds the recycled events kept for reuse.
+const maxFree = 1024
+
+// Recycle gives events back to the Assembler once the caller is completely done with them:
+// their memory (about 1 KB each, the Event with room for its first records, argv and rule
+// keys) is reused for later events instead of being allocated again and collected by the
+// GC. Calling it is optional; without it nothing is reused.
+//
+// After Recycle the Events of items, and the slices reachable from them (Records, Argv,
+// Keys, Paths), must not be used any more: a later event will overwrite them. Strings taken
+// from them stay valid (they live in the records' own buffers, which are not reused).
+// Items that are not events, events this package did not make, copies of events, and events
+// recycled already are ignored. Recycle clears the Event pointers in items.
+func (a *Assembler) Recycle(items []Item) {
+	for i := range items {
+		ev := items[i].Event
+		if ev == nil {
+			continue
+		}
+		items[i].Event = nil
+		p := ev.owner
+		if p == nil || &p.ev != ev || !p.handedOut {
+			continue
+		}
+		p.handedOut = false
+		if len(a.free) < maxFree {
+			a.free = append(a.free, p)
+		}
+	}
 }
 
 // InFlight returns the number of events waiting for completion (at most MaxInFlight).
@@ -749,95 +860,4 @@ func (a *Assembler) Stats() AssemblerStats {
 	s.InFlight = a.waiting
 	s.Streams = len(a.streams)
 	return s
-}
-
-// seenSet remembers the identities of recently emitted records, grouped by event, in two
-// rings: recs holds the record hashes (window entries), evs one entry per emitted event
-// pointing into recs. idx maps an event-key hash to its newest entry; older entries with
-// the same key (late fragments) are chained through prev. An entry is valid while its
-// records are still in recs.
-type seenSet struct {
-	window int
-	recs   []uint64
-	recN   uint64 // record hashes pushed so far
-	evs    []seenEv
-	evN    uint64 // event entries pushed so far
-	idx    u64table[uint64]
-}
-
-type seenEv struct {
-	key      uint64
-	recStart uint64 // recN when its first record was pushed
-	n        uint32
-	prev     uint64 // seq+1 of the previous entry with the same key; 0: none
-}
-
-func (s *seenSet) init(window int) {
-	s.window = window
-}
-
-func (s *seenSet) enabled() bool { return s.window > 0 }
-
-func (s *seenSet) valid(seq uint64) bool {
-	if seq >= s.evN || s.evN-seq > uint64(s.window) {
-		return false
-	}
-	e := &s.evs[seq%uint64(s.window)]
-	return s.recN-e.recStart <= uint64(s.window)
-}
-
-func (s *seenSet) addEvent(key uint64, hashes []uint64) {
-	w := uint64(s.window)
-	start := s.recN
-	for _, h := range hashes {
-		if len(s.recs) < s.window {
-			s.recs = append(s.recs, h)
-		} else {
-			s.recs[s.recN%w] = h
-		}
-		s.recN++
-	}
-	seq := s.evN
-	if len(s.evs) < s.window {
-		s.evs = append(s.evs, seenEv{})
-	} else {
-		old := &s.evs[seq%w]
-		if v, ok := s.idx.get(old.key); ok && v == seq-w+1 {
-			s.idx.del(old.key)
-		}
-	}
-	e := seenEv{key: key, recStart: start, n: uint32(min(len(hashes), math.MaxUint32))}
-	e.prev = s.idx.swap(key, seq+1)
-	s.evs[seq%w] = e
-	s.evN++
-}
-
-func (s *seenSet) findEvent(key uint64) (uint64, bool) {
-	v, ok := s.idx.get(key)
-	if !ok || !s.valid(v-1) {
-		return 0, false
-	}
-	return v - 1, true
-}
-
-func (s *seenSet) hasRecord(seq, key, h uint64) bool {
-	w := uint64(s.window)
-	for {
-		if !s.valid(seq) {
-			return false
-		}
-		e := &s.evs[seq%w]
-		if e.key != key {
-			return false
-		}
-		for i := uint64(0); i < uint64(e.n); i++ {
-			if s.recs[(e.recStart+i)%w] == h {
-				return true
-			}
-		}
-		if e.prev == 0 {
-			return false
-		}
-		seq = e.prev - 1
-	}
 }

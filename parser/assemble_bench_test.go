@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gke-audit/auditd-cloud-logging/internal/benchdata"
+
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"github.com/elastic/go-libaudit/v2/aucoalesce"
 	"github.com/elastic/go-libaudit/v2/auparse"
@@ -14,86 +16,42 @@ import (
 // (auparse.ParseLogLine + Data, libaudit.Reassembler, aucoalesce.CoalesceMessages) on the same
 // lines in the same run. b.N counts records, so ns/op and allocs/op are per record.
 //
-// The lines are synthetic but shaped like real ones (field sets of a Debian 12 auditd). Every
-// lap over the workload shifts serials and times so that no event repeats (a repeat would be
-// a cheap duplicate for us and a different event for go-libaudit).
+// The workloads are internal/benchdata's (the plugin's end-to-end benchmark uses the same
+// records). Every lap over a workload shifts serials and times so that no event repeats (a
+// repeat would be a cheap duplicate for us and a different event for go-libaudit).
 
 const benchEvents = 512
 
 type benchWorkload struct {
+	name       string
 	lines      []string
 	nEvents    int
 	lastSerial uint64
 }
 
-func benchCOS() benchWorkload {
-	var w benchWorkload
-	for i := 0; i < benchEvents; i++ {
-		s := uint64(1000 + i)
-		w.lines = append(w.lines, cosEvent(baseMs+int64(i), s)...)
-		w.lastSerial = s
+func benchWorkloads() []benchWorkload {
+	var out []benchWorkload
+	for _, w := range benchdata.All(benchEvents) {
+		out = append(out, benchWorkload{w.Name, w.Lines(), w.Events, w.LastSerial})
 	}
-	w.nEvents = benchEvents
-	return w
-}
-
-func benchAuditd() benchWorkload {
-	var w benchWorkload
-	for i := 0; i < benchEvents; i++ {
-		s := uint64(1000 + i)
-		w.lines = append(w.lines, auditdEvent(baseMs+int64(i), s)...)
-		w.lastSerial = s
-	}
-	w.nEvents = benchEvents
-	return w
-}
-
-func benchMixed() benchWorkload {
-	var w benchWorkload
-	s := uint64(1000)
-	for i := 0; i < benchEvents/4; i++ {
-		ms := baseMs + int64(i)*4
-		// connect to 127.0.0.1:80
-		w.lines = append(w.lines,
-			auditLine("SYSCALL", ms, s, `arch=c000003e syscall=42 success=no exit=-111 a0=3 a1=7ffd a2=10 a3=0 items=0 ppid=1 pid=2 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts1 ses=2 comm="curl" exe="/usr/bin/curl" subj=unconfined key="funky_socket"`),
-			auditLine("SOCKADDR", ms, s, `saddr=020000507F0000010000000000000000`),
-			auditLine("PROCTITLE", ms, s, `proctitle=6375726C00687474703A2F2F3132372E302E302E312F`),
-			auditLine("EOE", ms, s, ``))
-		s++
-		w.lines = append(w.lines,
-			auditLine("USER_ACCT", ms+1, s, `pid=3 uid=0 auid=1000 ses=2 subj=unconfined msg='op=PAM:accounting grantors=pam_permit acct="root" exe="/usr/bin/su" hostname=? addr=? terminal=/dev/pts/1 res=success'`))
-		s++
-		w.lines = append(w.lines,
-			auditLine("AVC", ms+2, s, `avc:  denied  { read } for  pid=4 comm="cat" name="shadow" dev="sda1" ino=5 scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0`),
-			auditLine("SYSCALL", ms+2, s, `arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c a1=7ffd a2=0 a3=0 items=1 ppid=1 pid=4 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts1 ses=2 comm="cat" exe="/usr/bin/cat" subj=unconfined key=(null)`),
-			auditLine("PROCTITLE", ms+2, s, `proctitle=636174002F6574632F736861646F77`),
-			auditLine("EOE", ms+2, s, ``))
-		s++
-		w.lines = append(w.lines,
-			auditLine("TTY", ms+3, s, `tty pid=5 uid=1000 auid=1000 ses=2 major=136 minor=1 comm="bash" data=6C73202D6C0D`))
-		w.lastSerial = s
-		s++
-	}
-	w.nEvents = benchEvents
-	return w
+	return out
 }
 
 func BenchmarkAssemble(b *testing.B) {
-	for _, wl := range []struct {
-		name string
-		w    benchWorkload
-	}{{"cos", benchCOS()}, {"auditd", benchAuditd()}, {"mixed", benchMixed()}} {
-		b.Run(wl.name+"/parser", func(b *testing.B) { benchOurs(b, wl.w) })
-		b.Run(wl.name+"/libaudit", func(b *testing.B) { benchLibaudit(b, wl.w) })
+	for _, wl := range benchWorkloads() {
+		b.Run(wl.name+"/parser", func(b *testing.B) { benchOurs(b, wl, false) })
+		// the same, with the consumer handing each batch of events back (Assembler.Recycle)
+		b.Run(wl.name+"/parser+recycle", func(b *testing.B) { benchOurs(b, wl, true) })
+		b.Run(wl.name+"/libaudit", func(b *testing.B) { benchLibaudit(b, wl) })
 	}
 }
 
-func benchOurs(b *testing.B, w benchWorkload) {
+func benchOurs(b *testing.B, w benchWorkload, recycle bool) {
 	lines := make([][]byte, len(w.lines))
 	for i, l := range w.lines {
 		lines[i] = []byte(l)
 	}
-	span := w.lastSerial - 1000 + 1
+	span := w.lastSerial - benchdata.FirstSerial + 1
 	a := NewAssembler(AssemblerConfig{})
 	out := make([]Item, 0, 1024)
 	now := wall0
@@ -118,6 +76,9 @@ func benchOurs(b *testing.B, w benchWorkload) {
 				if it.Kind == ItemEvent {
 					events++
 				}
+			}
+			if recycle {
+				a.Recycle(out)
 			}
 		}
 	}
@@ -145,7 +106,7 @@ func (s *libauditSink) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 func (s *libauditSink) EventsLost(n int) { s.lost += n }
 
 func benchLibaudit(b *testing.B, w benchWorkload) {
-	span := uint32(w.lastSerial - 1000 + 1)
+	span := uint32(w.lastSerial - benchdata.FirstSerial + 1)
 	sink := &libauditSink{}
 	r, err := libaudit.NewReassembler(DefaultMaxInFlight, DefaultTimeout, sink)
 	if err != nil {
@@ -192,16 +153,13 @@ func (c cpuClock) report(b *testing.B) {
 
 // BenchmarkAssembleOnly measures the assembler and summary alone, on records parsed once.
 func BenchmarkAssembleOnly(b *testing.B) {
-	for _, wl := range []struct {
-		name string
-		w    benchWorkload
-	}{{"cos", benchCOS()}, {"auditd", benchAuditd()}, {"mixed", benchMixed()}} {
+	for _, wl := range benchWorkloads() {
 		b.Run(wl.name, func(b *testing.B) {
-			recs := make([]Record, len(wl.w.lines))
-			for i, l := range wl.w.lines {
+			recs := make([]Record, len(wl.lines))
+			for i, l := range wl.lines {
 				recs[i] = mustParse(b, l)
 			}
-			span := wl.w.lastSerial - 1000 + 1
+			span := wl.lastSerial - benchdata.FirstSerial + 1
 			a := NewAssembler(AssemblerConfig{})
 			out := make([]Item, 0, 1024)
 			now := wall0

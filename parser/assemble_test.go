@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gke-audit/auditd-cloud-logging/internal/benchdata"
 )
 
-const baseMs int64 = 1795635275000 // record time of the test events
+const baseMs = benchdata.BaseMs // record time of the test events
 
 var wall0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -36,36 +38,27 @@ func synth(typ uint16, node, boot string, ms int64, serial uint64, kv ...string)
 	fmt.Fprintf(&sb, "type=%d msg=audit(%d.%03d:%d):", typ, ms/1000, ms%1000, serial)
 	for _, p := range kv {
 		k, v, _ := strings.Cut(p, "=")
-		r.Fields = append(r.Fields, Field{Key: k, Raw: v, Value: v})
+		r.Fields = append(r.Fields, Field{Key: k, Value: v})
 		sb.WriteString(" " + p)
 	}
 	r.Text = sb.String()
 	return r
 }
 
-func syscallBody(pid int) string {
-	return fmt.Sprintf(`arch=c000003e syscall=59 success=yes exit=0 a0=55d a1=55e a2=55f a3=0 items=2 ppid=1 pid=%d auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="ls" exe="/usr/bin/ls" key="exec"`, pid)
-}
+func syscallBody(pid int) string { return benchdata.SyscallBody(pid) }
 
 // auditdEvent: the full auditd shape of an execve.
-func auditdEvent(ms int64, serial uint64) []string {
-	return []string{
-		auditLine("SYSCALL", ms, serial, syscallBody(100+int(serial))),
-		auditLine("EXECVE", ms, serial, `argc=2 a0="ls" a1="-l"`),
-		auditLine("CWD", ms, serial, `cwd="/root"`),
-		auditLine("PATH", ms, serial, `item=0 name="/usr/bin/ls" inode=1234 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0`),
-		auditLine("PATH", ms, serial, `item=1 name="/lib64/ld-linux-x86-64.so.2" inode=99 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0`),
-		auditLine("PROCTITLE", ms, serial, `proctitle=6C73002D6C`),
-		auditLine("EOE", ms, serial, ``),
-	}
-}
+func auditdEvent(ms int64, serial uint64) []string { return lines(benchdata.AuditdEvent(ms, serial)) }
 
 // cosEvent: the COS journal shape (no EOE, PROCTITLE, PATH, CWD).
-func cosEvent(ms int64, serial uint64) []string {
-	return []string{
-		auditLine("SYSCALL", ms, serial, syscallBody(100+int(serial))),
-		auditLine("EXECVE", ms, serial, `argc=2 a0="ls" a1="-l"`),
+func cosEvent(ms int64, serial uint64) []string { return lines(benchdata.COSEvent(ms, serial)) }
+
+func lines(recs []benchdata.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Line()
 	}
+	return out
 }
 
 func addLines(t testing.TB, a *Assembler, now time.Time, lines ...string) {
@@ -360,8 +353,8 @@ func TestDuplicates(t *testing.T) {
 		if s := serials(got); len(s) != 1 || s[0] != 1 {
 			t.Fatalf("got %v, want [1] again", s)
 		}
-		if len(a.seen.recs) > 7 || a.seen.idx.len() > 7 {
-			t.Fatalf("seen set grew: %d records, %d events", len(a.seen.recs), a.seen.idx.len())
+		if len(a.seen.recs) > 7 || len(a.seen.evs) > 7 || a.seen.used() > 7 || len(a.seen.idx) > seenMinSlots {
+			t.Fatalf("seen set grew: %d records, %d events, %d slots used of %d", len(a.seen.recs), len(a.seen.evs), a.seen.used(), len(a.seen.idx))
 		}
 	})
 	t.Run("disabled", func(t *testing.T) {

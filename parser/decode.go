@@ -89,17 +89,55 @@ func Unescape(s string) []byte {
 	if !looksEscaped(s) {
 		return []byte(s)
 	}
-	out := make([]byte, 0, len(s))
+	return appendUnescape(make([]byte, 0, len(s)), s)
+}
+
+// appendUnescape appends the bytes s stands for (see Unescape) to dst.
+func appendUnescape(dst []byte, s string) []byte {
+	if !looksEscaped(s) {
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); {
 		if s[i] == '\\' {
-			out = append(out, byte(unhex(s[i+2])<<4|unhex(s[i+3])))
+			dst = append(dst, byte(unhex(s[i+2])<<4|unhex(s[i+3])))
 			i += 4
 			continue
 		}
-		out = append(out, s[i])
+		dst = append(dst, s[i])
 		i++
 	}
-	return out
+	return dst
+}
+
+// unescapedLen is len(Unescape(s)).
+func unescapedLen(s string) int {
+	if !looksEscaped(s) {
+		return len(s)
+	}
+	return len(s) - 3*strings.Count(s, "\\")
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// appendUpperHex appends the bytes s stands for (see Unescape) as audit hex.
+func appendUpperHex(dst []byte, s string) []byte {
+	if !looksEscaped(s) {
+		for i := 0; i < len(s); i++ {
+			dst = append(dst, upperHex[s[i]>>4], upperHex[s[i]&15])
+		}
+		return dst
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '\\' {
+			c = byte(unhex(s[i+2])<<4 | unhex(s[i+3]))
+			i += 4
+		} else {
+			i++
+		}
+		dst = append(dst, upperHex[c>>4], upperHex[c&15])
+	}
+	return dst
 }
 
 func unhex(c byte) int {
@@ -372,7 +410,7 @@ func (tk *tokenizer) add(out []Field, key, raw string, quoted bool) []Field {
 		out = out[:n+1]
 	}
 	f := &out[n]
-	f.Key, f.Raw, f.Value, f.Quoted, f.Absent = key, raw, raw, quoted, false
+	f.Key, f.Value, f.Quoted, f.Absent, f.enc = key, raw, quoted, false, encNone
 	switch {
 	case !quoted && (raw == "" || raw == "(null)" || raw == "?"):
 		f.Absent = true
@@ -388,7 +426,7 @@ func (tk *tokenizer) add(out []Field, key, raw string, quoted bool) []Field {
 	case tk.escapedSource:
 		// Raw is already in escaped form.
 	case tk.backslash && strings.IndexByte(raw, '\\') >= 0 && looksEscaped(raw):
-		f.Value = escapeString(raw)
+		f.Value, f.enc = escapeAlways(unsafe.Slice(unsafe.StringData(raw), len(raw))), encEscaped
 	}
 	return out
 }
@@ -411,7 +449,8 @@ func (tk *tokenizer) finishHex(fields []Field, spare []byte) {
 		}
 		f := &fields[i]
 		start := len(buf)
-		buf = decodeHexInto(buf, f.Raw)
+		buf = decodeHexInto(buf, f.Value) // still the raw hex
+		f.enc = encHex
 		// buf never grows past its capacity and is never written again, so the string may
 		// share its memory.
 		v := unsafe.String(&buf[start], len(buf)-start)

@@ -1,9 +1,12 @@
 package parser
 
 import (
+	"bytes"
 	"runtime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Interpret returns the field as `ausearch -i` (audit-userspace 3.0.9, escape mode "tty")
@@ -27,83 +30,183 @@ import (
 //
 // Names come from the record's ENRICHED suffix when auditd wrote one (as ausearch does), else
 // from names (nil: none); uid/gid 0 is "root" whatever the files say, as in ausearch.
+//
+// Interpret allocates its result; AppendInterpret does not for the common fields.
 func Interpret(r *Record, f *Field, names *Names) string {
-	raw := f.Raw
-	if f.Key == "acct" && !f.Quoted && strings.HasSuffix(raw, ":") {
-		raw = raw[:len(raw)-1]
-	}
-	t := adjustType(r.Type, f.Key, raw, f.Quoted)
-	if e := enrichedFor(r, f.Key); e != nil && !strings.HasPrefix(e.Raw, "unknown-") {
-		if t == ftUID || t == ftGID || !e.Quoted {
-			return e.Value
+	var buf [128]byte
+	return string(AppendInterpret(buf[:0], r, f, names))
+}
+
+// AppendInterpret appends Interpret(r, f, names) to dst. It allocates nothing for the fields
+// most records carry: ids, syscall, arch, exit, success/res, ses, mode, a0..a3, and the fields
+// ausearch prints as written; the rarer types (hex-encoded text, proctitle, saddr, TTY data,
+// capabilities, ...) go through a temporary string.
+func AppendInterpret(dst []byte, r *Record, f *Field, names *Names) []byte {
+	var raw string
+	var t fieldType
+	hex := f.enc == encHex && r.Type != typeTrustedApp
+	if hex {
+		// The type of a hex-decoded field does not depend on its raw text (adjustType looks
+		// at it for acct, where hex means escaped, and for TRUSTED_APP), and Raw() would have
+		// to build it.
+		t = adjustType(r.Type, f.Key, "00", false)
+	} else {
+		raw = f.Raw()
+		if f.Key == "acct" && !f.Quoted && strings.HasSuffix(raw, ":") {
+			raw = raw[:len(raw)-1]
 		}
-		return `"` + e.Value + `"`
+		t = adjustType(r.Type, f.Key, raw, f.Quoted)
 	}
-	var out string
+	if e := enrichedFor(r, f.Key); e != nil && !strings.HasPrefix(e.Raw(), "unknown-") {
+		if t == ftUID || t == ftGID || !e.Quoted {
+			return append(dst, e.Value...)
+		}
+		return appendWrapped(dst, `"`, e.Value, `"`)
+	}
+	if hex {
+		switch t {
+		case ftEscaped, ftEscapedFile, ftEscapedKey, ftProctitle:
+			return appendDecoded(dst, f, t)
+		}
+		raw = f.Raw()
+	}
+	start := len(dst)
 	switch t {
 	case ftUID:
-		out = interpretID(raw, names.User)
+		dst = appendID(dst, raw, names.User)
 	case ftGID:
-		out = interpretID(raw, names.Group)
+		dst = appendID(dst, raw, names.Group)
 	case ftSyscall:
-		out = interpretSyscall(r, raw)
+		dst = appendSyscall(dst, r, raw)
 	case ftArch:
-		out = interpretArch(raw)
+		dst = appendArch(dst, raw)
 	case ftExit:
-		out = interpretExit(raw)
+		dst = appendExit(dst, raw)
 	case ftEscaped, ftEscapedFile:
-		out = printEscaped(raw, f.Quoted)
+		dst = append(dst, printEscaped(raw, f.Quoted)...)
 	case ftEscapedKey:
-		out = printEscaped(raw, f.Quoted)
+		out := printEscaped(raw, f.Quoted)
 		if strings.IndexByte(out, 0x01) >= 0 {
 			out = strings.ReplaceAll(out, "\x01", " key=")
 		}
+		dst = append(dst, out...)
 	case ftProctitle:
-		out = interpretProctitle(raw, f.Quoted)
+		dst = append(dst, interpretProctitle(raw, f.Quoted)...)
 	case ftTTYData:
-		return interpretTTYData(raw, f.Quoted)
+		return append(dst, interpretTTYData(raw, f.Quoted)...)
 	case ftSockaddr:
-		out = interpretSockaddr(raw)
+		dst = append(dst, interpretSockaddr(raw)...)
 	case ftSuccess:
-		out = interpretSuccess(raw)
+		dst = appendSuccess(dst, raw)
 	case ftSession:
 		if raw == "4294967295" {
-			out = "unset"
+			dst = append(dst, "unset"...)
 		} else {
-			out = raw
+			dst = append(dst, raw...)
 		}
 	case ftPerm:
-		out = interpretPerm(raw)
+		dst = append(dst, interpretPerm(raw)...)
 	case ftMode:
-		out = interpretMode(raw)
+		dst = appendMode(dst, raw)
 	case ftModeShort:
-		out = interpretModeShort(raw)
+		dst = appendModeShort(dst, raw)
 	case ftPromisc:
 		if n, ok := cStrtol(raw, 10); ok && n == 0 {
-			out = "no"
+			dst = append(dst, "no"...)
 		} else {
-			out = "yes"
+			dst = append(dst, "yes"...)
 		}
 	case ftCapability:
-		out = interpretCap(raw)
+		dst = append(dst, interpretCap(raw)...)
 	case ftCapBitmap:
-		out = interpretCapBitmap(raw)
+		dst = append(dst, interpretCapBitmap(raw)...)
 	case ftA0, ftA1, ftA2, ftA3:
-		out = interpretArg(r, int(t-ftA0), raw, names)
+		dst = appendArg(dst, r, int(t-ftA0), raw, names)
 	case ftList:
 		n, ok := cStrtol(raw, 10)
 		if ok && n >= 0 && n < int64(len(filterLists)) && filterLists[n] != "" {
-			out = filterLists[n]
+			dst = append(dst, filterLists[n]...)
 		} else {
-			out = "unknown-list(" + raw + ")"
+			dst = appendWrapped(dst, "unknown-list(", raw, ")")
 		}
 	default:
 		if f.Quoted {
-			return escapeString(`"` + raw + `"`)
+			dst = appendWrapped(dst, `"`, raw, `"`)
+		} else {
+			dst = append(dst, raw...)
 		}
-		return escapeString(raw)
+		return escapeTail(dst, start, false)
 	}
-	return escapeString(ttyEscape(out))
+	return escapeTail(dst, start, true)
+}
+
+// appendDecoded is printEscaped (or interpretProctitle) for a hex-decoded field, from the
+// bytes Value stands for instead of the raw hex, then ttyEscape and escapeString.
+func appendDecoded(dst []byte, f *Field, t fieldType) []byte {
+	start := len(dst)
+	dst = appendUnescape(dst, f.Value)
+	seg := dst[start:]
+	if t == ftProctitle {
+		for i, c := range seg {
+			if c == 0 {
+				seg[i] = ' '
+			}
+		}
+		return escapeTail(dst, start, true)
+	}
+	// printEscaped drops a leading "00" (abstract unix socket names), needs two hex digits
+	// after it (else the raw value stays), and ends the text at the first NUL.
+	if len(seg) > 0 && seg[0] == 0 {
+		if len(seg) == 1 {
+			return escapeTail(append(dst[:start], "00"...), start, true)
+		}
+		copy(seg, seg[1:])
+		dst = dst[:len(dst)-1]
+		seg = dst[start:]
+	}
+	if i := bytes.IndexByte(seg, 0); i >= 0 {
+		dst, seg = dst[:start+i], seg[:i]
+	}
+	if t == ftEscapedKey && bytes.IndexByte(seg, 0x01) >= 0 {
+		out := strings.ReplaceAll(string(seg), "\x01", " key=")
+		dst = append(dst[:start], out...)
+	}
+	return escapeTail(dst, start, true)
+}
+
+// escapeTail applies escapeString (after ttyEscape when tty) to dst[start:], in place. Most
+// interpretations are plain ASCII and need neither: they are only scanned.
+func escapeTail(dst []byte, start int, tty bool) []byte {
+	tail := dst[start:]
+	ascii, ctl, backslash := true, false, false
+	for _, c := range tail {
+		switch {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c < ' ':
+			ctl = true
+		case c == '\\':
+			backslash = true
+		}
+	}
+	if (!tty || !ctl) && (ascii || utf8.Valid(tail)) && (!backslash || !looksEscaped(unsafe.String(unsafe.SliceData(tail), len(tail)))) {
+		return dst
+	}
+	s := string(tail)
+	if tty {
+		s = ttyEscape(s)
+	}
+	return append(dst[:start], escapeString(s)...)
+}
+
+// field returns the first field with the given key, without copying it.
+func (r *Record) field(key string) *Field {
+	for i := range r.Fields {
+		if r.Fields[i].Key == key {
+			return &r.Fields[i]
+		}
+	}
+	return nil
 }
 
 // enrichedFor finds auditd's interpretation of a field (ENRICHED keys are the field names
@@ -145,22 +248,34 @@ func cStrtol(s string, base int) (int64, bool) {
 	return int64(n), true
 }
 
-func interpretID(raw string, lookup func(uint32) (string, bool)) string {
+func appendID(dst []byte, raw string, lookup func(uint32) (string, bool)) []byte {
 	n, ok := cStrtol(raw, 10)
 	if !ok {
-		return "conversion error(" + raw + ")"
+		return appendWrapped(dst, "conversion error(", raw, ")")
 	}
-	id := int32(n) // auparse keeps ids in an int
+	return appendIDNum(dst, int32(n), lookup) // auparse keeps ids in an int
+}
+
+func appendIDNum(dst []byte, id int32, lookup func(uint32) (string, bool)) []byte {
 	switch id {
 	case -1:
-		return "unset"
+		return append(dst, "unset"...)
 	case 0:
-		return "root"
+		return append(dst, "root"...)
 	}
 	if name, ok := lookup(uint32(id)); ok {
-		return name
+		return append(dst, name...)
 	}
-	return "unknown(" + strconv.Itoa(int(id)) + ")"
+	dst = append(dst, "unknown("...)
+	dst = strconv.AppendInt(dst, int64(id), 10)
+	return append(dst, ')')
+}
+
+// appendWrapped appends a, b and c: "unknown-x(" + raw + ")" without a temporary string.
+func appendWrapped(dst []byte, a, b, c string) []byte {
+	dst = append(dst, a...)
+	dst = append(dst, b...)
+	return append(dst, c...)
 }
 
 // machines that audit_elf_to_machine knows, with audit's names; others are unknown to
@@ -189,15 +304,64 @@ func machineOf(arch uint32) (name, table string, ok bool) {
 	return "", "", false
 }
 
-func interpretArch(raw string) string {
-	n, err := strconv.ParseUint(raw, 16, 32)
-	if err != nil {
-		return "unknown-elf-type(" + raw + ")"
+func appendArch(dst []byte, raw string) []byte {
+	if n, ok := parseHex(raw, 32); ok {
+		if name, _, ok := machineOf(uint32(n)); ok {
+			return append(dst, name...)
+		}
 	}
-	if name, _, ok := machineOf(uint32(n)); ok {
-		return name
+	return appendWrapped(dst, "unknown-elf-type(", raw, ")")
+}
+
+// parseHex is strconv.ParseUint(s, 16, bits) without the error value, which allocates. The
+// value is ParseUint's also when ok is false (0 after a syntax error, the maximum after a range
+// error, whichever the scan meets first): some callers use it.
+func parseHex(s string, bits int) (uint64, bool) {
+	if s == "" {
+		return 0, false
 	}
-	return "unknown-elf-type(" + raw + ")"
+	maxVal := uint64(1)<<uint(bits) - 1
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := unhex(s[i])
+		if d < 0 {
+			return 0, false
+		}
+		if n > maxVal>>4 {
+			return maxVal, false
+		}
+		n = n<<4 | uint64(d)
+		if n > maxVal {
+			return maxVal, false
+		}
+	}
+	return n, true
+}
+
+// parseDec is strconv.ParseInt(s, 10, 64) without the error value, which allocates.
+func parseDec(s string) (int64, bool) {
+	if len(s) > 18 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if s == "" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // ArchName returns the name of an arch= value ("c000003e" → "x86_64").
@@ -269,43 +433,45 @@ var ipccalls = [...]string{1: "semop", 2: "semget", 3: "semctl", 4: "semtimedop"
 
 // interpretSyscall follows ausearch: the record's own arch for SYSCALL and SECCOMP records,
 // the host's arch otherwise.
-func interpretSyscall(r *Record, raw string) string {
+func appendSyscall(dst []byte, r *Record, raw string) []byte {
 	num, ok := cStrtol(raw, 10)
 	if !ok {
-		return "syscall conversion error(" + raw + ")"
+		return appendWrapped(dst, "syscall conversion error(", raw, ")")
 	}
 	table := hostSyscallTable()
 	if r.Type == typeSyscall || r.Type == typeSeccomp {
-		if a, ok := r.Get("arch"); ok {
-			n, err := strconv.ParseUint(a.Raw, 16, 32)
-			if err != nil {
-				return raw
+		if a := r.field("arch"); a != nil {
+			n, ok := parseHex(a.Raw(), 32)
+			if !ok {
+				return append(dst, raw...)
 			}
 			_, t, ok := machineOf(uint32(n))
 			if !ok {
-				return raw
+				return append(dst, raw...)
 			}
 			table = t
 		}
 	}
 	name, ok := syscallByTable(table, int(num))
 	if !ok {
-		return "unknown-syscall(" + strconv.Itoa(int(int32(num))) + ")"
+		dst = append(dst, "unknown-syscall("...)
+		dst = strconv.AppendInt(dst, int64(int32(num)), 10)
+		return append(dst, ')')
 	}
 	if name == "socketcall" || name == "ipc" {
-		if a0, ok := r.Get("a0"); ok {
-			if v, err := strconv.ParseUint(a0.Raw, 16, 64); err == nil {
+		if a0 := r.field("a0"); a0 != nil {
+			if v, ok := parseHex(a0.Raw(), 64); ok {
 				tab := socketcalls[:]
 				if name == "ipc" {
 					tab = ipccalls[:]
 				}
 				if v < uint64(len(tab)) && tab[v] != "" {
-					return name + "(" + tab[v] + ")"
+					return appendWrapped(dst, name, "(", tab[v]+")")
 				}
 			}
 		}
 	}
-	return name
+	return append(dst, name...)
 }
 
 // ErrnoName returns the name of a positive errno value ("ENOENT" for 2).
@@ -316,21 +482,26 @@ func ErrnoName(n int) (string, bool) {
 	return "", false
 }
 
-func interpretExit(raw string) string {
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n >= 0 {
-		return raw
+func appendExit(dst []byte, raw string) []byte {
+	n, ok := parseDec(raw)
+	if !ok || n >= 0 {
+		return append(dst, raw...)
 	}
 	e := -n
 	name := "(null)" // what glibc's printf makes of the NULL audit_errno_to_name returns
 	if s, ok := ErrnoName(int(min(e, 1<<20))); ok {
 		name = s
 	}
-	text := "Unknown error " + strconv.FormatInt(e, 10)
-	if e < int64(len(errnoText)) && errnoText[e] != "" {
-		text = errnoText[e]
+	dst = append(dst, name...)
+	dst = append(dst, '(')
+	// e < 0: -9223372036854775808 has no positive int64 (it used to index errnoText with it).
+	if e >= 0 && e < int64(len(errnoText)) && errnoText[e] != "" {
+		dst = append(dst, errnoText[e]...)
+	} else {
+		dst = append(dst, "Unknown error "...)
+		dst = strconv.AppendUint(dst, uint64(e), 10)
 	}
-	return name + "(" + text + ")"
+	return append(dst, ')')
 }
 
 // printEscaped is auparse's print_escaped: quoted values are their text; otherwise leading
@@ -491,21 +662,21 @@ func ttyNamedKey(b []byte) (string, int) {
 	return "", 0
 }
 
-func interpretSuccess(raw string) string {
+func appendSuccess(dst []byte, raw string) []byte {
 	if raw == "" || raw[0] < '0' || raw[0] > '9' {
-		return raw
+		return append(dst, raw...)
 	}
 	n, ok := cStrtol(raw, 10)
 	if !ok {
-		return "conversion error(" + raw + ")"
+		return appendWrapped(dst, "conversion error(", raw, ")")
 	}
 	switch n {
 	case 0:
-		return "no"
+		return append(dst, "no"...)
 	case 1:
-		return "yes"
+		return append(dst, "yes"...)
 	}
-	return "unset"
+	return append(dst, "unset"...)
 }
 
 func interpretPerm(raw string) string {
@@ -528,69 +699,71 @@ func interpretPerm(raw string) string {
 	return strings.Join(parts, ",")
 }
 
-func octal3(n uint64) string {
-	s := strconv.FormatUint(n, 8)
-	for len(s) < 3 {
-		s = "0" + s
+// appendOctal3 appends n in octal, at least three digits.
+func appendOctal3(dst []byte, n uint64) []byte {
+	for d := uint64(0o100); d > 1 && n < d; d /= 8 {
+		dst = append(dst, '0')
 	}
-	return s
+	return strconv.AppendUint(dst, n, 8)
 }
 
-func interpretMode(raw string) string {
+func appendMode(dst []byte, raw string) []byte {
 	v, ok := cStrtol(raw, 8)
 	if !ok {
-		return "conversion error(" + raw + ")"
+		return appendWrapped(dst, "conversion error(", raw, ")")
 	}
 	n := uint64(uint32(v))
-	var s string
 	switch n & 0o170000 {
 	case 0o140000:
-		s = "socket"
+		dst = append(dst, "socket"...)
 	case 0o120000:
-		s = "link"
+		dst = append(dst, "link"...)
 	case 0o100000:
-		s = "file"
+		dst = append(dst, "file"...)
 	case 0o060000:
-		s = "block"
+		dst = append(dst, "block"...)
 	case 0o040000:
-		s = "dir"
+		dst = append(dst, "dir"...)
 	case 0o020000:
-		s = "character"
+		dst = append(dst, "character"...)
 	case 0o010000:
-		s = "fifo"
+		dst = append(dst, "fifo"...)
 	default:
-		s = octal3((n & 0o170000) / 0o10000)
+		dst = appendOctal3(dst, (n&0o170000)/0o10000)
 	}
 	if n&0o4000 != 0 {
-		s += ",suid"
+		dst = append(dst, ",suid"...)
 	}
 	if n&0o2000 != 0 {
-		s += ",sgid"
+		dst = append(dst, ",sgid"...)
 	}
 	if n&0o1000 != 0 {
-		s += ",sticky"
+		dst = append(dst, ",sticky"...)
 	}
-	return s + "," + octal3(n&0o777)
+	dst = append(dst, ',')
+	return appendOctal3(dst, n&0o777)
 }
 
-func interpretModeShort(raw string) string {
+func appendModeShort(dst []byte, raw string) []byte {
 	v, ok := cStrtol(raw, 8)
 	if !ok {
-		return "conversion error(" + raw + ")"
+		return appendWrapped(dst, "conversion error(", raw, ")")
 	}
-	n := uint64(uint32(v))
-	var parts []string
+	return appendModeShortNum(dst, uint64(uint32(v)))
+}
+
+func appendModeShortNum(dst []byte, n uint64) []byte {
 	if n&0o4000 != 0 {
-		parts = append(parts, "suid")
+		dst = append(dst, "suid,"...)
 	}
 	if n&0o2000 != 0 {
-		parts = append(parts, "sgid")
+		dst = append(dst, "sgid,"...)
 	}
 	if n&0o1000 != 0 {
-		parts = append(parts, "sticky")
+		dst = append(dst, "sticky,"...)
 	}
-	parts = append(parts, "0"+octal3(n&0o777))
-	return strings.Join(parts, ",")
+	dst = append(dst, '0')
+	return appendOctal3(dst, n&0o777)
 }
 
 func interpretCap(raw string) string {
@@ -623,32 +796,48 @@ func interpretCapBitmap(raw string) string {
 	return sb.String()
 }
 
-// interpretArg is the easy part of auparse's print_a0..print_a3: the syscall-specific
+// appendArg is the easy part of auparse's print_a0..print_a3: the syscall-specific
 // decodings of common calls; everything else is "0x<raw>".
-func interpretArg(r *Record, n int, raw string, names *Names) string {
+func appendArg(dst []byte, r *Record, n int, raw string, names *Names) []byte {
 	sys := ""
 	if r.Type == typeSyscall || r.Type == typeSeccomp {
-		if f, ok := r.Get("syscall"); ok {
-			if num, err := strconv.Atoi(f.Raw); err == nil {
+		if f := r.field("syscall"); f != nil {
+			if num, ok := parseDec(f.Raw()); ok && num == int64(int(num)) {
 				table := hostSyscallTable()
-				if a, ok := r.Get("arch"); ok {
-					if v, err := strconv.ParseUint(a.Raw, 16, 32); err == nil {
+				if a := r.field("arch"); a != nil {
+					if v, ok := parseHex(a.Raw(), 32); ok {
 						if _, t, ok := machineOf(uint32(v)); ok {
 							table = t
 						}
 					}
 				}
-				sys, _ = syscallByTable(table, num)
+				sys, _ = syscallByTable(table, int(num))
 			}
 		}
 	}
-	hexArg := func(key string) uint64 {
-		f, _ := r.Get(key)
-		v, _ := strconv.ParseUint(f.Raw, 16, 64)
-		return v
+	if sys == "" {
+		return appendWrapped(dst, "0x", raw, "")
 	}
-	uid := func() string { return interpretID(hex32(raw), names.User) }
-	gid := func() string { return interpretID(hex32(raw), names.Group) }
+	hexArg := func(key string) uint64 {
+		if f := r.field(key); f != nil {
+			v, _ := parseHex(f.Raw(), 64)
+			return v
+		}
+		return 0
+	}
+	id := func(lookup func(uint32) (string, bool)) []byte {
+		// the argument as a 32-bit int, as auparse reads it
+		if v, ok := parseHex(raw, 64); ok {
+			return appendIDNum(dst, int32(uint32(v)), lookup)
+		}
+		return appendID(dst, raw, lookup)
+	}
+	modeShort := func() []byte {
+		if v, ok := parseHex(raw, 64); ok {
+			return appendModeShortNum(dst, uint64(uint32(v)))
+		}
+		return appendModeShort(dst, raw)
+	}
 	switch n {
 	case 0:
 		switch {
@@ -656,110 +845,95 @@ func interpretArg(r *Record, n int, raw string, names *Names) string {
 			sys == "fchownat", sys == "futimesat", sys == "fchmodat", strings.HasPrefix(sys, "faccessat"),
 			sys == "unlinkat", sys == "utimensat", sys == "linkat", sys == "newfstatat",
 			strings.HasPrefix(sys, "openat"), sys == "name_to_handle_at":
-			if v, err := strconv.ParseUint(raw, 16, 32); err == nil && v == 0xffffff9c {
-				return "AT_FDCWD"
+			if v, ok := parseHex(raw, 32); ok && v == 0xffffff9c {
+				return append(dst, "AT_FDCWD"...)
 			}
 		case sys == "setuid", sys == "setreuid", sys == "setresuid", sys == "setfsuid":
-			return uid()
+			return id(names.User)
 		case sys == "setgid", sys == "setregid", sys == "setresgid", sys == "setfsgid":
-			return gid()
+			return id(names.Group)
 		case sys == "socket":
-			v, _ := strconv.ParseUint(raw, 16, 32)
+			v, _ := parseHex(raw, 32)
 			if v < uint64(len(familyNames)) && familyNames[v] != "" {
-				return familyNames[v]
+				return append(dst, familyNames[v]...)
 			}
-			return "unknown-family(0x" + raw + ")"
+			return appendWrapped(dst, "unknown-family(0x", raw, ")")
 		case strings.HasPrefix(sys, "exit"):
 			switch raw {
 			case "0":
-				return "EXIT_SUCCESS"
+				return append(dst, "EXIT_SUCCESS"...)
 			case "1":
-				return "EXIT_FAILURE"
+				return append(dst, "EXIT_FAILURE"...)
 			}
-			return "UNKNOWN"
+			return append(dst, "UNKNOWN"...)
 		case sys == "socketcall":
-			v, _ := strconv.ParseUint(raw, 16, 32)
+			v, _ := parseHex(raw, 32)
 			if v < uint64(len(socketcalls)) && socketcalls[v] != "" {
-				return socketcalls[v]
+				return append(dst, socketcalls[v]...)
 			}
-			return "unknown-socketcall(" + raw + ")"
+			return appendWrapped(dst, "unknown-socketcall(", raw, ")")
 		}
 	case 1:
 		switch {
 		case sys == "fchmod", sys == "chmod", sys == "creat", sys == "mkdir":
-			return interpretModeShort(hexToOctal(raw))
+			return modeShort()
 		case strings.HasPrefix(sys, "c") && strings.Contains(sys, "chown"):
-			return uid()
+			return id(names.User)
 		case sys == "setreuid", sys == "setresuid":
-			return uid()
+			return id(names.User)
 		case sys == "setregid", sys == "setresgid":
-			return gid()
+			return id(names.Group)
 		case sys == "socket":
-			v, _ := strconv.ParseUint(raw, 16, 64)
+			v, _ := parseHex(raw, 64)
 			if t := v & 0xff; t < uint64(len(sockTypes)) && sockTypes[t] != "" {
-				return sockTypes[t]
+				return append(dst, sockTypes[t]...)
 			}
-			return "unknown-type(" + raw + ")"
+			return appendWrapped(dst, "unknown-type(", raw, ")")
 		case sys == "open":
-			return interpretOpenFlags(raw)
+			return appendOpenFlags(dst, raw)
 		}
 	case 2:
 		switch {
 		case sys == "openat", sys == "open_by_handle_at":
-			return interpretOpenFlags(raw)
+			return appendOpenFlags(dst, raw)
 		case sys == "open" && hexArg("a1")&0o100 != 0:
-			return interpretModeShort(hexToOctal(raw))
+			return modeShort()
 		case sys == "fchmodat":
-			return interpretModeShort(hexToOctal(raw))
+			return modeShort()
 		case sys == "setresuid":
-			return uid()
+			return id(names.User)
 		case sys == "setresgid":
-			return gid()
+			return id(names.Group)
 		case sys == "socket":
-			v, _ := strconv.ParseUint(raw, 16, 32)
+			v, _ := parseHex(raw, 32)
 			if name, ok := ipProtocols[v]; ok {
-				return name
+				return append(dst, name...)
 			}
-			return "unknown-proto(" + raw + ")"
+			return appendWrapped(dst, "unknown-proto(", raw, ")")
 		}
 	}
-	return "0x" + raw
+	return appendWrapped(dst, "0x", raw, "")
 }
 
-// hex32 turns a hex argument into the decimal text interpretID reads.
-func hex32(raw string) string {
-	v, err := strconv.ParseUint(raw, 16, 64)
-	if err != nil {
-		return raw
+func appendOpenFlags(dst []byte, raw string) []byte {
+	v, ok := parseHex(raw, 64)
+	if !ok {
+		return appendWrapped(dst, "conversion error(", raw, ")")
 	}
-	return strconv.FormatInt(int64(int32(uint32(v))), 10)
-}
-
-// hexToOctal turns a hex argument into the octal text interpretModeShort reads.
-func hexToOctal(raw string) string {
-	v, err := strconv.ParseUint(raw, 16, 64)
-	if err != nil {
-		return raw
-	}
-	return strconv.FormatUint(v, 8)
-}
-
-func interpretOpenFlags(raw string) string {
-	v, err := strconv.ParseUint(raw, 16, 64)
-	if err != nil {
-		return "conversion error(" + raw + ")"
-	}
-	var parts []string
+	start := len(dst)
 	if v&0o3 == 0 {
-		parts = append(parts, "O_RDONLY")
+		dst = append(dst, "O_RDONLY"...)
 	}
 	for _, f := range openFlags {
 		if v&f.bit != 0 {
-			parts = append(parts, f.name)
+			if len(dst) > start {
+				dst = append(dst, '|')
+			}
+			dst = append(dst, f.name...)
 		}
 	}
-	if len(parts) == 0 {
-		return "0x" + raw
+	if len(dst) == start {
+		return appendWrapped(dst, "0x", raw, "")
 	}
-	return strings.Join(parts, "|")
+	return dst
 }

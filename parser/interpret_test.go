@@ -259,7 +259,7 @@ func TestInterpret(t *testing.T) {
 			continue
 		}
 		if got := Interpret(&r, f, names); got != tc.want {
-			t.Errorf("%s %s=%s: Interpret = %q, want %q", r.TypeName(), tc.key, f.Raw, got, tc.want)
+			t.Errorf("%s %s=%s: Interpret = %q, want %q", r.TypeName(), tc.key, f.Raw(), got, tc.want)
 		}
 	}
 	// Without names: numbers stay, as ausearch prints for users it cannot find.

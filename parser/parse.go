@@ -220,7 +220,8 @@ func atou(s []byte) (uint64, bool) {
 			return 0, false
 		}
 		d := uint64(c - '0')
-		if n > (^uint64(0)-d)/10 {
+		// 19 digits cannot overflow; the division showed in profiles (17 digits a record).
+		if len(s) == 20 && n > (^uint64(0)-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d

@@ -17,7 +17,7 @@ func checkRecord(t *testing.T, r Record) {
 	}
 	for _, fs := range [][]Field{r.Fields, r.Enriched} {
 		for _, f := range fs {
-			if !utf8.ValidString(f.Key) || !utf8.ValidString(f.Raw) || !utf8.ValidString(f.Value) {
+			if !utf8.ValidString(f.Key) || !utf8.ValidString(f.Raw()) || !utf8.ValidString(f.Value) {
 				t.Fatalf("field not UTF-8: %+v", f)
 			}
 			if f.Key == "" {
@@ -26,6 +26,7 @@ func checkRecord(t *testing.T, r Record) {
 			_ = Interpret(&r, &f, nil)
 		}
 	}
+	checkRaw(t, &r)
 }
 
 func FuzzParseLine(f *testing.F) {

@@ -208,7 +208,7 @@ func TestTokenizer(t *testing.T) {
 			var got [][2]string
 			for _, f := range r.Fields {
 				got = append(got, [2]string{f.Key, f.Value})
-				if (f.Key != "perms" && !strings.Contains(r.Text, f.Key)) || !strings.Contains(r.Text, f.Raw) {
+				if (f.Key != "perms" && !strings.Contains(r.Text, f.Key)) || !strings.Contains(r.Text, f.Raw()) {
 					t.Errorf("field %+v not a part of Text", f)
 				}
 			}
@@ -286,7 +286,7 @@ func TestParseLineInvalidUTF8Line(t *testing.T) {
 		t.Fatalf("not UTF-8: %q %q", r.Text, r.Key.Node)
 	}
 	for _, f := range append(append([]Field{}, r.Fields...), r.Enriched...) {
-		if !utf8.ValidString(f.Key) || !utf8.ValidString(f.Raw) || !utf8.ValidString(f.Value) {
+		if !utf8.ValidString(f.Key) || !utf8.ValidString(f.Raw()) || !utf8.ValidString(f.Value) {
 			t.Errorf("field not UTF-8: %+v", f)
 		}
 	}
@@ -337,8 +337,8 @@ func TestParseLineHexBesideText(t *testing.T) {
 			t.Errorf("Text = %q, want %q", r.Text, text)
 		}
 		for _, f := range r.Fields {
-			want := f.Raw
-			if b, ok := DecodeHex(f.Raw); ok && IsEncodedField(r.Type, f.Key) {
+			want := f.Raw()
+			if b, ok := DecodeHex(f.Raw()); ok && IsEncodedField(r.Type, f.Key) {
 				want = Escape(b)
 			}
 			if f.Value != want {

@@ -51,13 +51,13 @@ func (p *pending) fillSummary(cfg *AssemblerConfig) {
 		case typeSockaddr:
 			if s.Peer == nil {
 				if f, ok := r.Get("saddr"); ok && !f.Absent {
-					sa := DecodeSockAddr(f.Raw)
+					sa := DecodeSockAddr(f.Raw())
 					s.Peer = &sa
 				}
 			}
 		}
 	}
-	if sys != nil {
+	if sys != nil && !p.sysDone {
 		s.summarize(sys, p)
 	}
 	for i := range ev.Records {

@@ -616,7 +616,7 @@ func TestUTF8Safety(t *testing.T) {
 	ev.Summary.AUID.Name = bad
 	ev.Summary.Acct, ev.Summary.Hostname, ev.Summary.Terminal, ev.Summary.Op = bad, bad, bad, bad
 	ev.Summary.Title = bad
-	ev.Records[0].Fields = append(ev.Records[0].Fields, parser.Field{Key: bad, Raw: bad, Value: bad, Quoted: true})
+	ev.Records[0].Fields = append(ev.Records[0].Fields, parser.Field{Key: bad, Value: bad, Quoted: true})
 	ev.Records[1].Text = bad
 	b := NewBuilder(Options{NodeName: bad, IncludeRaw: true})
 	e := build(t, b, ev)

@@ -285,7 +285,7 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		for j := range r.Fields {
-			buf = appendInterpret(buf, r, &r.Fields[j], names)
+			buf = parser.AppendInterpret(buf, r, &r.Fields[j], names)
 			ends = append(ends, len(buf))
 		}
 	}
@@ -307,11 +307,6 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 	}
 	a.interp, a.ends, a.vals = buf, ends, vals
 	return vals
-}
-
-// appendInterpret appends parser.Interpret's value of f.
-func appendInterpret(dst []byte, r *parser.Record, f *parser.Field, names *parser.Names) []byte {
-	return append(dst, parser.Interpret(r, f, names)...)
 }
 
 func cleanAll(in []string, from int) []string {

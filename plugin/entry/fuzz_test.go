@@ -27,7 +27,7 @@ func FuzzBuild(f *testing.F) {
 			r := parser.Record{Key: ev.Key, Type: typ + uint16(i%3), Text: text + body}
 			for _, kv := range strings.Fields(body) {
 				k, v, _ := strings.Cut(kv, "=")
-				r.Fields = append(r.Fields, parser.Field{Key: k, Raw: v, Value: v, Quoted: flags&2 != 0, Absent: v == "?"})
+				r.Fields = append(r.Fields, parser.Field{Key: k, Value: v, Quoted: flags&2 != 0, Absent: v == "?"})
 			}
 			ev.Records = append(ev.Records, r)
 		}

@@ -50,7 +50,7 @@ func paths(p ...string) evOpt {
 	return func(e *parser.Event) {
 		for _, n := range p {
 			e.Summary.Paths = append(e.Summary.Paths, parser.PathItem{Name: n})
-			e.Records = append(e.Records, parser.Record{Type: typePath, Fields: []parser.Field{{Key: "name", Raw: n, Value: n}}})
+			e.Records = append(e.Records, parser.Record{Type: typePath, Fields: []parser.Field{{Key: "name", Value: n}}})
 		}
 	}
 }
