@@ -664,11 +664,8 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 			used += c
 		}
 	}
-	size := keep
-	if keep < len(r.Fields) {
-		size++
-	}
-	fo := ro.child(kFields, size)
+	fo := ro.flatChild(kFields)
+	defer fo.end()
 	if keep > maxFilteredKeys || repeatsKey(r.Fields[:keep]) {
 		fieldsWithRepeats(fo, r, vals, keep, pl)
 	} else {
@@ -717,7 +714,7 @@ func repeatsKey(fs []parser.Field) bool {
 // fieldsWithRepeats writes the fields of a record that repeats keys: the second and later
 // occurrences are stored as key_2, key_3... (a JSON object cannot hold both, and dropping
 // one would lose it silently). Linear in the number of fields, whatever the input repeats.
-func fieldsWithRepeats(fo obj, r *parser.Record, vals []string, keep int, pl *plan) {
+func fieldsWithRepeats(fo flatObj, r *parser.Record, vals []string, keep int, pl *plan) {
 	seen := make(map[string]int, keep)
 	for j := 0; j < keep; j++ {
 		k := clean(r.Fields[j].Key)

@@ -36,6 +36,7 @@ const (
 	pNum
 	pBool
 	pEncoded // s holds an encoded google.protobuf.Value (a shared object)
+	pFlat    // an object of string fields already in wire form in payload.flat (see flatObj)
 )
 
 // pnode is one value of the payload tree: a field of its parent object (key set) or an
@@ -56,12 +57,16 @@ type pnode struct {
 // payload is the tree of one entry's jsonPayload under construction.
 type payload struct {
 	nodes []pnode
+	// flat holds the bodies of the pFlat objects: a pFlat node's first is the offset of
+	// its body here and body its length.
+	flat []byte
 }
 
 // reset empties the tree, keeping its capacity, and returns the root object.
 func (p *payload) reset(est *int) obj {
 	clear(p.nodes) // the scratch is pooled: do not keep the last event's strings alive
 	p.nodes = append(p.nodes[:0], pnode{kind: pObj})
+	p.flat = p.flat[:0]
 	return obj{p: p, n: 0, est: est}
 }
 
@@ -167,6 +172,54 @@ func (o obj) encoded(k, value string, cost int) {
 	*o.est += cost
 }
 
+// flatObj is an object of string fields written straight to wire bytes, without a node per
+// field: the records' fields, most of a payload, cost a single node this way. Only one
+// flatObj may be open at a time (between flatChild and end nothing else writes flat).
+type flatObj struct {
+	p   *payload
+	n   int32
+	est *int
+}
+
+// flatChild adds a flat object field; call end when its fields are written.
+func (o obj) flatChild(k string) flatObj {
+	i := int32(len(o.p.nodes))
+	o.add(k, pFlat).first = int32(len(o.p.flat))
+	*o.est += costField + len(k)
+	return flatObj{p: o.p, n: i, est: o.est}
+}
+
+// field adds a string field even when it is empty.
+func (f flatObj) field(k, v string) {
+	vs := sizeBytes(len(v))
+	b := f.p.flat
+	start := len(b)
+	b = append(b, tagField1Bytes)
+	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
+	b = append(b, tagField1Bytes)
+	b = appendVarint(b, int32(len(k)))
+	b = append(b, k...)
+	b = append(b, tagField2Bytes)
+	b = appendVarint(b, int32(vs))
+	b = append(b, tagStringValue)
+	b = appendVarint(b, int32(len(v)))
+	f.p.flat = append(b, v...)
+	*f.est += len(f.p.flat) - start // exact
+}
+
+// str adds a string field unless it is empty.
+func (f flatObj) str(k, v string) {
+	if v != "" {
+		f.field(k, v)
+	}
+}
+
+func (f flatObj) end() {
+	n := &f.p.nodes[f.n]
+	n.body = int32(len(f.p.flat)) - n.first
+	n.size = int32(sizeBytes(int(n.body)))
+}
+
 // sizeTree sets the sizes of the objects and lists at and below node i (leaves have theirs)
 // and returns node i's.
 func (p *payload) sizeTree(i int32) int32 {
@@ -234,6 +287,10 @@ func (p *payload) appendValue(b []byte, i int32) []byte {
 		return append(b, tagBoolValue, v)
 	case pEncoded:
 		return append(b, n.s...)
+	case pFlat:
+		b = append(b, tagStructValue)
+		b = appendVarint(b, n.body)
+		return append(b, p.flat[n.first:n.first+n.body]...)
 	case pObj:
 		b = append(b, tagStructValue)
 		b = appendVarint(b, n.body)

@@ -198,6 +198,21 @@ func (g *treeGen) value(o obj, k string, depth int) *structpb.Value {
 		o.num(k, f)
 		return structpb.NewNumberValue(f)
 	case 3, 4:
+		if !inList && g.byte()&1 == 1 {
+			// A flat object: string fields written straight to bytes (the records' fields).
+			f := o.flatChild(k)
+			s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+			for range int(g.byte() % 8) {
+				fk, fv := g.str(), g.str()
+				if _, dup := s.Fields[fk]; dup {
+					continue
+				}
+				f.field(fk, fv)
+				s.Fields[fk] = structpb.NewStringValue(fv)
+			}
+			f.end()
+			return structpb.NewStructValue(s)
+		}
 		var c obj
 		if inList {
 			c = o.elem(0)

@@ -161,13 +161,14 @@ type Instance struct {
 	builder *entry.Builder
 	pending []*loggingpb.LogEntry
 	// pendingSizes[k] is pending[k]'s estimated size, kept so that re-queueing after a failed
-	// write does not measure every entry again (proto.Size walks Struct payloads by reflection).
+	// write does not measure every entry again.
 	pendingSizes []int
 	pendingBytes int
 	writing      int // bytes of the batch being written (still counts against the bound)
 	items        []parser.Item
 	stage        *filter.Stage
 	outs         []filter.Out
+	recycled     [1]parser.Item // scratch of doneWithLocked
 	asmSeen      parser.AssemblerStats // what of the assembler's counts is already in m
 	lastSummary  time.Time
 	closed       bool
@@ -514,12 +515,14 @@ func (i *Instance) filterLocked(ev *parser.Event, now time.Time) {
 	case filter.Filtered:
 		i.m.EventsFiltered.Inc()
 		i.m.RecordsFiltered.Add(float64(n))
+		i.doneWithLocked(ev)
 	case filter.Collapsed:
 		i.m.EventsCollapsed.Inc()
 		i.m.RecordsCollapsed.Add(float64(n))
 	case filter.RateLimited:
 		i.m.EventsRateLimited.Inc()
 		i.m.RecordsRateLimited.Add(float64(n))
+		i.doneWithLocked(ev)
 	}
 	i.queueOutsLocked()
 }
@@ -532,6 +535,7 @@ func (i *Instance) queueOutsLocked() {
 		switch {
 		case o.Event != nil:
 			i.queueLocked(parser.Item{Kind: parser.ItemEvent, Event: o.Event})
+			i.doneWithLocked(o.Event)
 		case o.Report != nil:
 			if e := i.builder.BuildReport(o.Report); e != nil {
 				i.pushLocked(e, sizeEstimate(e))
@@ -539,6 +543,15 @@ func (i *Instance) queueOutsLocked() {
 		}
 	}
 	i.outs = i.outs[:0]
+}
+
+// doneWithLocked hands an event back to the assembler once nothing refers to it any more: its
+// entry is built (entries copy what they keep) or the filter stage dropped it. Its memory is
+// then reused for a later event instead of being collected (Assembler.Recycle). Events the
+// stage holds (the last of a collapse group) come back here when the group emits them.
+func (i *Instance) doneWithLocked(ev *parser.Event) {
+	i.recycled[0] = parser.Item{Kind: parser.ItemEvent, Event: ev}
+	i.asm.Recycle(i.recycled[:])
 }
 
 func (i *Instance) queueLocked(it parser.Item) {
