@@ -168,7 +168,7 @@ type Instance struct {
 	items        []parser.Item
 	stage        *filter.Stage
 	outs         []filter.Out
-	recycled     [1]parser.Item // scratch of doneWithLocked
+	recycled     [1]parser.Item        // scratch of doneWithLocked
 	asmSeen      parser.AssemblerStats // what of the assembler's counts is already in m
 	lastSummary  time.Time
 	closed       bool
