@@ -21,20 +21,10 @@ func (b *Builder) plan(ev *parser.Event, vals []string, argv []string, budget in
 	pl := noPlan()
 	overhead := costField + len(kRecords) + costField + len(kTruncated) + // records list, truncated flag
 		costField + len("argv") + costField + 16 + 2*fieldSize(5, 9) + 8 // argv list, argv_truncated
-	argvTotal := 0
-	for _, s := range argv {
-		argvTotal += elemSize(strValueSize(len(s)))
+	if overhead+quickBound(ev, vals, argv, b.o.IncludeRaw) <= budget {
+		return pl // nearly every event: nothing to cut, and no need to cost each field exactly
 	}
-	recTotal, rawTotal := 0, 0
-	off := 0
-	for i := range ev.Records {
-		r := &ev.Records[i]
-		recTotal += recordCost(r, vals[off:off+len(r.Fields)], &pl, false)
-		if b.o.IncludeRaw {
-			rawTotal += fieldSize(len(kRaw), strValueSize(len(r.Text)))
-		}
-		off += len(r.Fields)
-	}
+	argvTotal, recTotal, rawTotal := costs(ev, vals, argv, b.o.IncludeRaw)
 	if overhead+argvTotal+recTotal+rawTotal <= budget {
 		return pl
 	}
@@ -113,6 +103,53 @@ func (b *Builder) plan(ev *parser.Event, vals []string, argv []string, budget in
 	// Anything still over means the rest of the entry alone is too big; buildEvent notices
 	// from the size and falls back to the emergency form.
 	return pl
+}
+
+// costs are the encoded sizes of argv, the records (without raw text) and their raw text,
+// uncut.
+func costs(ev *parser.Event, vals []string, argv []string, raw bool) (argvTotal, recTotal, rawTotal int) {
+	for _, s := range argv {
+		argvTotal += elemSize(strValueSize(len(s)))
+	}
+	pl := noPlan()
+	off := 0
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		recTotal += recordCost(r, vals[off:off+len(r.Fields)], &pl, false)
+		if raw {
+			rawTotal += fieldSize(len(kRaw), strValueSize(len(r.Text)))
+		}
+		off += len(r.Fields)
+	}
+	return argvTotal, recTotal, rawTotal
+}
+
+// quickBound is an upper bound of what argv and the records (with their raw text) add to an
+// entry: every field framed at its largest (tags and four-byte lengths, enough below 256 MiB),
+// every record and argument with room to spare.
+func quickBound(ev *parser.Event, vals []string, argv []string, raw bool) int {
+	// A field: five tags and four lengths of at most four bytes each. A record: its element,
+	// type and fields framing (about 70 bytes) and a type name of up to 32. An argument: a
+	// tag and two lengths.
+	const perField, perRecord, perArg = 24, 128, 16
+	n := 0
+	for _, v := range vals {
+		n += len(v) + perField
+	}
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		n += perRecord
+		for j := range r.Fields {
+			n += len(r.Fields[j].Key)
+		}
+		if raw {
+			n += len(r.Text) + perField
+		}
+	}
+	for _, a := range argv {
+		n += len(a) + perArg
+	}
+	return n
 }
 
 // recordCost is the encoded size of one element of records under plan pl (exact for the

@@ -216,3 +216,25 @@ func TestWaterfill(t *testing.T) {
 		t.Errorf("cutMiddle of 2 items cut %v", cut)
 	}
 }
+
+// TestQuickBound: the shortcut that skips planning is an upper bound of the exact costs, on
+// every shape of event the tests build, with and without raw text, and on long values whose
+// lengths take three- and four-byte varints.
+func TestQuickBound(t *testing.T) {
+	evs := append(mixedEvents(t), cosExec(t), fullExec(t))
+	long := fullExec(t)
+	long.Summary.Argv = []string{strings.Repeat("a", 200), strings.Repeat("b", 20000), strings.Repeat("c", 3<<20)}
+	long.Records[0].Fields = append(long.Records[0].Fields, parser.Field{Key: strings.Repeat("k", 300), Value: strings.Repeat("v", 3<<20)})
+	long.Records[0].Text = strings.Repeat("t", 3<<20)
+	evs = append(evs, long)
+	for i, ev := range evs {
+		var a arena
+		vals := a.interpretAll(ev, nil)
+		for _, raw := range []bool{false, true} {
+			x, y, z := costs(ev, vals, ev.Summary.Argv, raw)
+			if q := quickBound(ev, vals, ev.Summary.Argv, raw); q < x+y+z {
+				t.Errorf("event %d raw=%v: quick bound %d under the exact %d", i, raw, q, x+y+z)
+			}
+		}
+	}
+}
