@@ -126,8 +126,8 @@ const (
 
 // Size accounting. The builder keeps a running size of the entry it builds: exact for
 // strings and numbers (sizeVarint-aware), and an upper bound for the framing of nested
-// objects and list elements (costField, costElem: tags and length prefixes of entries under
-// 256 MiB). The running size is therefore never below proto.Size, and an entry whose
+// objects and list elements (costField, costElem: tags and three-byte length prefixes, which
+// hold for entries under 2 MiB; the cap is far below). The running size is therefore never below proto.Size, and an entry whose
 // running size is under the cap needs no exact check.
 const (
 	costField   = 16 // framing of a Struct field holding an object or list, beside its key

@@ -681,6 +681,19 @@ func TestManyRepeatedKeys(t *testing.T) {
 	}
 }
 
+// TestCleanedKeysCollide: keys that differ as bytes but are the same once cleaned (an invalid
+// byte and its escaped spelling) both keep their values.
+func TestCleanedKeysCollide(t *testing.T) {
+	ev := single(t, `type=UNKNOWN[1999] msg=audit(1795637126.300:31): x=1`, parser.Summary{})
+	ev.Records[0].Fields = []parser.Field{{Key: "a\xff", Value: "1"}, {Key: `a\xff`, Value: "2"}}
+	e := build(t, NewBuilder(Options{}), ev)
+	checkPayload(t, e)
+	f := path(jsonOf(t, e), "records", 0, "fields").(map[string]any)
+	if len(f) != 2 || f[`a\xff`] != "1" || f[`a\xff_2`] != "2" {
+		t.Errorf("fields %v, want both values", f)
+	}
+}
+
 // TestManyDistinctKeys: a record with more keys than repeatsKey's filter holds keeps them all.
 func TestManyDistinctKeys(t *testing.T) {
 	for _, n := range []int{maxFilteredKeys - 1, maxFilteredKeys, maxFilteredKeys + 1, 20000} {

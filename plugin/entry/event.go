@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
@@ -686,13 +687,18 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 // its fallback scan is quadratic. Longer records take fieldsWithRepeats's map.
 const maxFilteredKeys = 64
 
-// repeatsKey reports whether two fields share a key. Only malformed records repeat keys, so
-// the usual answer is no, found with a 128-bit filter of key hashes; a filter hit is checked
-// against the earlier keys.
+// repeatsKey reports whether two fields share a key, or may once cleaned: a key that is not
+// valid UTF-8 (never from the parser, whose keys are) is cleaned into escaped form, which can
+// equal another key, so it takes fieldsWithRepeats's path, which compares cleaned keys. Only
+// malformed records repeat keys, so the usual answer is no, found with a 128-bit filter of key
+// hashes; a filter hit is checked against the earlier keys.
 func repeatsKey(fs []parser.Field) bool {
 	var seen [2]uint64
 	for j := range fs {
 		k := fs[j].Key
+		if !utf8.ValidString(k) {
+			return true
+		}
 		h := uint(len(k)) * 0x9e37
 		if len(k) > 0 {
 			h += uint(k[0])*31 + uint(k[len(k)-1])*131 + uint(k[len(k)/2])*7

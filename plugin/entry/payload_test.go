@@ -198,6 +198,16 @@ func (g *treeGen) value(o obj, k string, depth int) *structpb.Value {
 		o.num(k, f)
 		return structpb.NewNumberValue(f)
 	case 3, 4:
+		if !inList && g.byte()%4 == 0 {
+			// An object encoded ahead and copied in (the shared user and syscall objects).
+			var sub payload
+			est := 0
+			c := sub.reset(&est).child(k, 0)
+			s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+			g.object(c, s, depth+1)
+			o.encoded(k, sub.encodeValue(sub.nodes[0].first), est)
+			return structpb.NewStructValue(s)
+		}
 		if !inList && g.byte()&1 == 1 {
 			// A flat object: string fields written straight to bytes (the records' fields).
 			f := o.flatChild(k)

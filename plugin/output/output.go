@@ -568,11 +568,11 @@ func (i *Instance) pushLocked(e *loggingpb.LogEntry, est int) {
 }
 
 // sizeEstimate is an entry's encoded size for the queue bound: the payload plugin/entry
-// encoded (exact) plus a bound on the rest (insertId, timestamp, severity, a few short
-// labels). proto.Size would be exact but goes through reflection, and the bound only needs
-// the order of magnitude.
+// encoded (exact) plus a bound on the rest (insertId, timestamp, severity, and labels of at
+// most 256 bytes each: types, keys, node, incomplete). proto.Size would be exact but goes
+// through reflection.
 func sizeEstimate(e *loggingpb.LogEntry) int {
-	return len(e.ProtoReflect().GetUnknown()) + 512
+	return len(e.ProtoReflect().GetUnknown()) + 1024
 }
 
 // write sends the whole pending queue once. Concurrent callers queue on wsem; whoever holds it
