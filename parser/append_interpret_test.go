@@ -1,9 +1,15 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendInterpret must give exactly what Interpret gave before it was rewritten on top of it
@@ -17,6 +23,53 @@ func checkInterpret(t testing.TB, r *Record, f *Field, names *Names) {
 	}
 	if got := Interpret(r, f, names); got != want {
 		t.Fatalf("%s: %s=%q: Interpret = %q, want %q", r.TypeName(), f.Key, f.Raw(), got, want)
+	}
+	// The type the tokenizer stored must be the one Interpret would look up, and a Field
+	// without one (built by hand) must come out the same.
+	if f.ftype != 0 {
+		raw := "00"
+		if f.enc != encHex || r.Type == typeTrustedApp {
+			raw = f.Raw()
+		}
+		if lt := adjustType(r.Type, f.Key, raw, f.Quoted); f.ftype-1 != lt {
+			t.Fatalf("%s: %s=%q: stored type %d, adjustType says %d", r.TypeName(), f.Key, f.Raw(), f.ftype-1, lt)
+		}
+		bare := *f
+		bare.ftype = 0
+		if got := string(AppendInterpret(nil, r, &bare, names)); got != want {
+			t.Fatalf("%s: %s=%q: AppendInterpret without the stored type = %q, want %q", r.TypeName(), f.Key, f.Raw(), got, want)
+		}
+	}
+}
+
+// TestFieldSize: Field must stay 40 bytes (see its doc); the stored type lives in padding.
+func TestFieldSize(t *testing.T) {
+	if n := unsafe.Sizeof(Field{}); n != 40 {
+		t.Errorf("Field is %d bytes, want 40", n)
+	}
+}
+
+// TestFieldTypeByHand: a Field built by hand (no stored type) is interpreted by its key, and
+// parsed fields carry a type for the common keys (the stored-type path is the one tested).
+func TestFieldTypeByHand(t *testing.T) {
+	r := mustParse(t, "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 uid=0 acct=\"x\" exit=-2")
+	stored := 0
+	for _, f := range r.Fields {
+		if f.ftype != 0 {
+			stored++
+		}
+	}
+	if stored != len(r.Fields)-1 { // acct's type depends on its value: looked up each time
+		t.Errorf("%d of %d fields have a stored type, want all but acct", stored, len(r.Fields))
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{"syscall", "59", "execve"}, {"uid", "0", "root"}, {"exit", "-2", "ENOENT(No such file or directory)"},
+		{"arch", "c000003e", "x86_64"}, {"a0", "ffffff9c", "0xffffff9c"}, {"pid", "7", "7"},
+	} {
+		f := Field{Key: tc.key, Value: tc.value}
+		if got := Interpret(&r, &f, nil); got != tc.want {
+			t.Errorf("hand-built %s=%s: %q, want %q", tc.key, tc.value, got, tc.want)
+		}
 	}
 }
 
@@ -185,3 +238,94 @@ func BenchmarkInterpretCorpus(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(fields), "ns/field")
 	})
 }
+
+// TestAllPlain: the word-at-a-time scan must find a control byte, a backslash or a
+// non-ASCII byte at any position and length, alone or among others.
+func TestAllPlain(t *testing.T) {
+	want := func(b []byte) bool {
+		for _, c := range b {
+			if c < ' ' || c >= utf8.RuneSelf || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a~ 0", 6)[:n])
+				b[pos] = byte(c)
+				if got := allPlain(b); got != want(b) {
+					t.Fatalf("%q: allPlain = %v", b, got)
+				}
+			}
+		}
+	}
+	// Short slices are read a word at a time from their spare capacity: what lies there must
+	// not count.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		b := make([]byte, 48)
+		for i := range b {
+			b[i] = byte(' ' + rng.IntN(96)) // mostly plain, with DEL
+			if rng.IntN(16) == 0 {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		b = b[:rng.IntN(40)]
+		if got := allPlain(b); got != want(b) {
+			t.Fatalf("%q (then %q): allPlain = %v", b, b[len(b):cap(b)], got)
+		}
+		if got := allPlain(b[:len(b):len(b)]); got != want(b) {
+			t.Fatalf("%q without spare capacity: allPlain = %v", b, got)
+		}
+	}
+}
+
+// TestExpandKeySep: several rule keys, at either end too, as strings.ReplaceAll gives them.
+func TestExpandKeySep(t *testing.T) {
+	for _, s := range []string{"", "k", "\x01", "a\x01b", "\x01a\x01\x01b\x01", "net\x01egress\x01x"} {
+		want := "pre" + strings.ReplaceAll(s, "\x01", " key=")
+		if got := string(expandKeySep([]byte("pre"+s), 3)); got != want {
+			t.Errorf("%q: %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestAdjustTypeRef: adjustType, switched on the record type, must give what the case-by-case
+// form gave, for every name auparse knows (read from ztables.go) and the ones the record-type
+// corrections look at, in every record type they name and some they do not.
+func TestAdjustTypeRef(t *testing.T) {
+	src, err := os.ReadFile("ztables.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(src[bytes.Index(src, []byte("func fieldTypeByName")):])
+	body = body[:strings.Index(body, "\n}\n")]
+	names := []string{"", "a", "a0", "a1_len", "a2[1]", "argc", "saddr", "msg", "acct", "flags", "mode", "fp", "id", "name", "x", "ACCT", "UID"}
+	for _, m := range regexp.MustCompile(`case "([^"]*)":`).FindAllStringSubmatch(body, -1) {
+		names = append(names, m[1])
+	}
+	if len(names) < 100 {
+		t.Fatalf("only %d names read from fieldTypeByName", len(names))
+	}
+	types := []uint16{0, 1100, typeUserAcctForTest, typeExecve, typeAVC, typeUserTTY, typeNetfilterPkt, typePath, typeMQOpen,
+		typeCryptoKeyUser, typeAddGroup, typeGrpMgmt, typeDelGroup, typeTrustedApp, typeKernModule, typeSyscall, typeSeccomp, 1327}
+	raws := []string{"", "00", "12", "abc", "zz", "(null)", "C0FFEE:"}
+	n := 0
+	for _, rt := range types {
+		for _, name := range names {
+			for _, raw := range raws {
+				for _, q := range []bool{false, true} {
+					if got, want := adjustType(rt, name, raw, q), adjustTypeRef(rt, name, raw, q); got != want {
+						t.Errorf("adjustType(%d, %q, %q, %v) = %d, want %d", rt, name, raw, q, got, want)
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("%d combinations", n)
+}
+
+const typeUserAcctForTest = 1101 // USER_ACCT: no correction of its own

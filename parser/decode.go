@@ -205,31 +205,52 @@ const (
 )
 
 // adjustType is auparse_interp_adjust_type (interpret.c): the field's type from its name,
-// corrected for the record types that reuse a name for something else.
+// corrected for the record types that reuse a name for something else. The tokenizer calls it
+// for every field: the record type is switched on once instead of compared case by case, in
+// two steps because acct comes before the later corrections.
 func adjustType(rtype uint16, name, raw string, quoted bool) fieldType {
-	switch {
-	case rtype == typeExecve && len(name) > 0 && name[0] == 'a' && name != "argc" && !strings.Contains(name, "_len"):
-		return ftEscaped
-	case rtype == typeAVC && name == "saddr":
-		return ftUnclassified
-	case rtype == typeUserTTY && name == "msg":
-		return ftEscaped
-	case rtype == typeNetfilterPkt && name == "saddr":
-		return ftAddr
-	case name == "acct":
+	switch rtype {
+	case typeExecve:
+		if len(name) > 0 && name[0] == 'a' && name != "argc" && !strings.Contains(name, "_len") {
+			return ftEscaped
+		}
+	case typeAVC:
+		if name == "saddr" {
+			return ftUnclassified
+		}
+	case typeUserTTY:
+		if name == "msg" {
+			return ftEscaped
+		}
+	case typeNetfilterPkt:
+		if name == "saddr" {
+			return ftAddr
+		}
+	}
+	if name == "acct" {
 		if quoted || isXDigits(raw) {
 			return ftEscaped
 		}
 		return ftUnclassified
-	case rtype == typePath && name == "flags":
-		return ftFlags
-	case rtype == typeMQOpen && name == "mode":
-		return ftModeShort
-	case rtype == typeCryptoKeyUser && name == "fp":
-		return ftUnclassified
-	case name == "id" && (rtype == typeAddGroup || rtype == typeGrpMgmt || rtype == typeDelGroup):
-		return ftGID
-	case rtype == typeTrustedApp:
+	}
+	switch rtype {
+	case typePath:
+		if name == "flags" {
+			return ftFlags
+		}
+	case typeMQOpen:
+		if name == "mode" {
+			return ftModeShort
+		}
+	case typeCryptoKeyUser:
+		if name == "fp" {
+			return ftUnclassified
+		}
+	case typeAddGroup, typeGrpMgmt, typeDelGroup:
+		if name == "id" {
+			return ftGID
+		}
+	case typeTrustedApp:
 		switch {
 		case quoted:
 			return ftEscaped
@@ -239,8 +260,10 @@ func adjustType(rtype uint16, name, raw string, quoted bool) fieldType {
 			return ftEscaped
 		}
 		return ftUnclassified
-	case rtype == typeKernModule && name == "name":
-		return ftEscaped
+	case typeKernModule:
+		if name == "name" {
+			return ftEscaped
+		}
 	}
 	return fieldTypeByName(name)
 }
@@ -410,11 +433,19 @@ func (tk *tokenizer) add(out []Field, key, raw string, quoted bool) []Field {
 		out = out[:n+1]
 	}
 	f := &out[n]
-	f.Key, f.Value, f.Quoted, f.Absent, f.enc = key, raw, quoted, false, encNone
+	// The type first: most keys are not of an encoded type, and then the value need not be
+	// scanned for hex. acct's and TRUSTED_APP's types depend on the value as Interpret sees
+	// it (without acct's trailing colon), so Interpret finds those itself.
+	t := adjustType(tk.rtype, key, raw, quoted)
+	ft := t + 1
+	if key == "acct" || tk.rtype == typeTrustedApp {
+		ft = 0
+	}
+	f.Key, f.Value, f.Quoted, f.Absent, f.enc, f.ftype = key, raw, quoted, false, encNone, ft
 	switch {
 	case !quoted && (raw == "" || raw == "(null)" || raw == "?"):
 		f.Absent = true
-	case tk.decode && !quoted && isAuditHex(raw) && isEncodedType(adjustType(tk.rtype, key, raw, quoted)):
+	case tk.decode && !quoted && isEncodedType(t) && isAuditHex(raw):
 		// Decoded in finishHex, all into one buffer.
 		if tk.nhex < len(tk.hexIdx) {
 			tk.hexIdx[tk.nhex] = int32(n)

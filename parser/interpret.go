@@ -2,9 +2,11 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -43,25 +45,31 @@ func Interpret(r *Record, f *Field, names *Names) string {
 // capabilities, ...) go through a temporary string.
 func AppendInterpret(dst []byte, r *Record, f *Field, names *Names) []byte {
 	var raw string
-	var t fieldType
+	t := f.ftype - 1 // the tokenizer's adjustType, when it left one (see Field)
 	hex := f.enc == encHex && r.Type != typeTrustedApp
 	if hex {
 		// The type of a hex-decoded field does not depend on its raw text (adjustType looks
 		// at it for acct, where hex means escaped, and for TRUSTED_APP), and Raw() would have
 		// to build it.
-		t = adjustType(r.Type, f.Key, "00", false)
+		if f.ftype == 0 {
+			t = adjustType(r.Type, f.Key, "00", false)
+		}
 	} else {
 		raw = f.Raw()
-		if f.Key == "acct" && !f.Quoted && strings.HasSuffix(raw, ":") {
-			raw = raw[:len(raw)-1]
+		if f.ftype == 0 {
+			if f.Key == "acct" && !f.Quoted && strings.HasSuffix(raw, ":") {
+				raw = raw[:len(raw)-1]
+			}
+			t = adjustType(r.Type, f.Key, raw, f.Quoted)
 		}
-		t = adjustType(r.Type, f.Key, raw, f.Quoted)
 	}
-	if e := enrichedFor(r, f.Key); e != nil && !strings.HasPrefix(e.Raw(), "unknown-") {
-		if t == ftUID || t == ftGID || !e.Quoted {
-			return append(dst, e.Value...)
+	if len(r.Enriched) != 0 {
+		if e := enrichedFor(r, f.Key); e != nil && !strings.HasPrefix(e.Raw(), "unknown-") {
+			if t == ftUID || t == ftGID || !e.Quoted {
+				return append(dst, e.Value...)
+			}
+			return appendWrapped(dst, `"`, e.Value, `"`)
 		}
-		return appendWrapped(dst, `"`, e.Value, `"`)
 	}
 	if hex {
 		switch t {
@@ -85,11 +93,7 @@ func AppendInterpret(dst []byte, r *Record, f *Field, names *Names) []byte {
 	case ftEscaped, ftEscapedFile:
 		dst = append(dst, printEscaped(raw, f.Quoted)...)
 	case ftEscapedKey:
-		out := printEscaped(raw, f.Quoted)
-		if strings.IndexByte(out, 0x01) >= 0 {
-			out = strings.ReplaceAll(out, "\x01", " key=")
-		}
-		dst = append(dst, out...)
+		dst = expandKeySep(append(dst, printEscaped(raw, f.Quoted)...), start)
 	case ftProctitle:
 		dst = append(dst, interpretProctitle(raw, f.Quoted)...)
 	case ftTTYData:
@@ -167,16 +171,92 @@ func appendDecoded(dst []byte, f *Field, t fieldType) []byte {
 	if i := bytes.IndexByte(seg, 0); i >= 0 {
 		dst, seg = dst[:start+i], seg[:i]
 	}
-	if t == ftEscapedKey && bytes.IndexByte(seg, 0x01) >= 0 {
-		out := strings.ReplaceAll(string(seg), "\x01", " key=")
-		dst = append(dst[:start], out...)
+	if t == ftEscapedKey {
+		dst = expandKeySep(dst, start)
 	}
 	return escapeTail(dst, start, true)
 }
 
+// expandKeySep writes the rule-key separator 0x01 in dst[start:] as " key=" (several keys
+// of one rule), in place.
+func expandKeySep(dst []byte, start int) []byte {
+	n := bytes.Count(dst[start:], []byte{0x01})
+	if n == 0 {
+		return dst
+	}
+	end := len(dst)
+	for range n {
+		dst = append(dst, "    "...)
+	}
+	w := len(dst)
+	for i := end - 1; i >= start; i-- {
+		if c := dst[i]; c == 0x01 {
+			w -= len(" key=")
+			copy(dst[w:], " key=")
+		} else {
+			w--
+			dst[w] = c
+		}
+	}
+	return dst
+}
+
+// plainByte marks the bytes that escapeTail leaves alone whatever surrounds them: printable
+// ASCII (and DEL) other than the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '\\'
+	}
+	return t
+}()
+
 // escapeTail applies escapeString (after ttyEscape when tty) to dst[start:], in place. Most
 // interpretations are plain ASCII and need neither: they are only scanned.
 func escapeTail(dst []byte, start int, tty bool) []byte {
+	if allPlain(dst[start:]) {
+		return dst
+	}
+	return escapeTailSlow(dst, start, tty)
+}
+
+// allPlain reports whether every byte of b is plainByte, eight bytes at a time.
+func allPlain(b []byte) bool {
+	const highs = 0x8080808080808080
+	for len(b) >= 8 {
+		if notPlain(binary.LittleEndian.Uint64(b)) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	if len(b) == 0 {
+		return true
+	}
+	if cap(b) >= 8 {
+		// Most interpretations are shorter than 8 bytes. Read the word anyway, from the
+		// slice's spare capacity, and look only at the bytes in b: in little-endian order they
+		// are the low ones, and a borrow in notPlain only carries upwards.
+		return notPlain(binary.LittleEndian.Uint64(b[:8]))&(highs>>(64-8*len(b))) == 0
+	}
+	for _, c := range b {
+		if !plainByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// notPlain has the high bit set of each byte of x that is not plainByte, and maybe of bytes
+// above such a byte: a high bit set in x (a byte >= 0x80), in (x-0x20…)&^x (a byte < 0x20) or
+// in (bs-0x01…)&^bs (a backslash, bs = x^0x5c…). Its lowest set bit is exact.
+func notPlain(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	bs := x ^ ('\\' * ones)
+	return (x | (x-' '*ones)&^x | (bs-ones)&^bs) & highs
+}
+
+// escapeTailSlow is escapeTail for a tail that holds a control byte, a backslash or a byte
+// that is not ASCII: those may still need no change.
+func escapeTailSlow(dst []byte, start int, tty bool) []byte {
 	tail := dst[start:]
 	ascii, ctl, backslash := true, false, false
 	for _, c := range tail {
@@ -212,12 +292,38 @@ func (r *Record) field(key string) *Field {
 // enrichedFor finds auditd's interpretation of a field (ENRICHED keys are the field names
 // in upper case; saddr's is SADDR).
 func enrichedFor(r *Record, key string) *Field {
+	if key == "" || key[0] >= utf8.RuneSelf {
+		return enrichedForSlow(r, key)
+	}
+	c := lowerASCII(key[0])
+	for i := range r.Enriched {
+		k := r.Enriched[i].Key
+		// EqualFold compares rune by rune, and two ASCII runes fold together only when they
+		// are the same letter in either case. Most keys differ in the first byte.
+		if k != "" && k[0] < utf8.RuneSelf && lowerASCII(k[0]) != c {
+			continue
+		}
+		if strings.EqualFold(k, key) {
+			return &r.Enriched[i]
+		}
+	}
+	return nil
+}
+
+func enrichedForSlow(r *Record, key string) *Field {
 	for i := range r.Enriched {
 		if strings.EqualFold(r.Enriched[i].Key, key) {
 			return &r.Enriched[i]
 		}
 	}
 	return nil
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // cStrtol is strtol/strtoul as auparse uses it: leading digits count, the rest is ignored,
@@ -227,20 +333,22 @@ func cStrtol(s string, base int) (int64, bool) {
 	if strings.HasPrefix(s, "-") {
 		neg, s = true, s[1:]
 	}
+	// Up to 15 digits cannot overflow in base 16 or less: no strconv for the common values.
+	var n uint64
 	end := 0
 	for end < len(s) {
 		d := unhex(s[end])
 		if d < 0 || d >= base {
 			break
 		}
+		n = n*uint64(base) + uint64(d)
 		end++
 	}
-	if end == 0 {
-		return 0, true
-	}
-	n, err := strconv.ParseUint(s[:end], base, 64)
-	if err != nil {
-		return 0, false
+	if end > 15 {
+		var err error
+		if n, err = strconv.ParseUint(s[:end], base, 64); err != nil {
+			return 0, false
+		}
 	}
 	if neg {
 		return -int64(n), true
@@ -281,27 +389,109 @@ func appendWrapped(dst []byte, a, b, c string) []byte {
 // machines that audit_elf_to_machine knows, with audit's names; others are unknown to
 // ausearch. The syscall table name is go-libaudit's.
 func machineOf(arch uint32) (name, table string, ok bool) {
+	name, tab := machineTab(arch)
+	return name, sysTabNames[tab], tab != tabNone
+}
+
+// sysTab numbers the syscall tables, so that interpreting a SYSCALL record (its syscall field
+// and each of a0..a3) does not look syscallTables up by name: that map lookup was a tenth of
+// the work.
+type sysTab uint8
+
+const (
+	tabNone sysTab = iota
+	tabI386
+	tabX86_64
+	tabPPC
+	tabS390
+	tabS390x
+	tabARM
+	tabAArch64
+	numSysTabs
+)
+
+var sysTabNames = [numSysTabs]string{tabI386: "i386", tabX86_64: "x86_64", tabPPC: "ppc", tabS390: "s390",
+	tabS390x: "s390x", tabARM: "arm", tabAArch64: "aarch64"}
+
+// sysTabs holds syscallTables by number (nil for tabNone).
+var sysTabs = func() (t [numSysTabs]*syscallTable) {
+	for i, name := range sysTabNames {
+		if tab, ok := syscallTables[name]; ok {
+			t[i] = &tab
+		}
+	}
+	return t
+}()
+
+// hostTab is hostSyscallTable's table.
+var hostTab = func() sysTab {
+	for i, name := range sysTabNames {
+		if name == hostSyscallTable() {
+			return sysTab(i)
+		}
+	}
+	return tabNone
+}()
+
+// machineTab is machineOf with the table's number.
+func machineTab(arch uint32) (name string, tab sysTab) {
 	switch arch {
 	case 0x40000003:
-		return "i386", "i386", true
+		return "i386", tabI386
 	case 0xc000003e:
-		return "x86_64", "x86_64", true
+		return "x86_64", tabX86_64
 	case 0x14:
-		return "ppc", "ppc", true
+		return "ppc", tabPPC
 	case 0x80000015:
-		return "ppc64", "ppc", true
+		return "ppc64", tabPPC
 	case 0xc0000015:
-		return "ppc64le", "ppc", true
+		return "ppc64le", tabPPC
 	case 0x16:
-		return "s390", "s390", true
+		return "s390", tabS390
 	case 0x80000016:
-		return "s390x", "s390x", true
+		return "s390x", tabS390x
 	case 0x40000028:
-		return "armeb", "arm", true
+		return "armeb", tabARM
 	case 0xc00000b7:
-		return "aarch64", "aarch64", true
+		return "aarch64", tabAArch64
 	}
-	return "", "", false
+	return "", tabNone
+}
+
+// syscallAt is syscallByTable by the table's number.
+func syscallAt(tab sysTab, num int) (string, bool) {
+	t := sysTabs[tab]
+	if t == nil {
+		return "", false
+	}
+	if num >= 0 && num < len(t.dense) {
+		if s := t.dense[num]; s != "" {
+			return s, true
+		}
+		return "", false
+	}
+	s, ok := t.sparse[num]
+	return s, ok
+}
+
+// recordSysTab is the syscall table of a record's arch= field: tabNone when the value is
+// not an arch ausearch knows, found false when the record has no arch field.
+func recordSysTab(r *Record) (tab sysTab, found bool) {
+	a := r.field("arch")
+	if a == nil {
+		return tabNone, false
+	}
+	// The arches of GKE nodes, written as the kernel writes them, without the parse.
+	switch a.Value {
+	case "c000003e":
+		return tabX86_64, true
+	case "c00000b7":
+		return tabAArch64, true
+	}
+	if n, ok := parseHex(a.Raw(), 32); ok {
+		_, tab = machineTab(uint32(n))
+	}
+	return tab, true
 }
 
 func appendArch(dst []byte, raw string) []byte {
@@ -438,21 +628,16 @@ func appendSyscall(dst []byte, r *Record, raw string) []byte {
 	if !ok {
 		return appendWrapped(dst, "syscall conversion error(", raw, ")")
 	}
-	table := hostSyscallTable()
+	tab := hostTab
 	if r.Type == typeSyscall || r.Type == typeSeccomp {
-		if a := r.field("arch"); a != nil {
-			n, ok := parseHex(a.Raw(), 32)
-			if !ok {
+		if t, found := recordSysTab(r); found {
+			if t == tabNone {
 				return append(dst, raw...)
 			}
-			_, t, ok := machineOf(uint32(n))
-			if !ok {
-				return append(dst, raw...)
-			}
-			table = t
+			tab = t
 		}
 	}
-	name, ok := syscallByTable(table, int(num))
+	name, ok := syscallAt(tab, int(num))
 	if !ok {
 		dst = append(dst, "unknown-syscall("...)
 		dst = strconv.AppendInt(dst, int64(int32(num)), 10)
@@ -796,34 +981,135 @@ func interpretCapBitmap(raw string) string {
 	return sb.String()
 }
 
-// appendArg is the easy part of auparse's print_a0..print_a3: the syscall-specific
-// decodings of common calls; everything else is "0x<raw>".
-func appendArg(dst []byte, r *Record, n int, raw string, names *Names) []byte {
-	sys := ""
-	if r.Type == typeSyscall || r.Type == typeSeccomp {
-		if f := r.field("syscall"); f != nil {
-			if num, ok := parseDec(f.Raw()); ok && num == int64(int(num)) {
-				table := hostSyscallTable()
-				if a := r.field("arch"); a != nil {
-					if v, ok := parseHex(a.Raw(), 32); ok {
-						if _, t, ok := machineOf(uint32(v)); ok {
-							table = t
-						}
-					}
-				}
-				sys, _ = syscallByTable(table, int(num))
+// argKind is how appendArg decodes one of a0..a2 for a syscall (a3 and the syscalls not
+// listed in argKindOf are "0x<raw>").
+type argKind uint8
+
+const (
+	argHex        argKind = iota // "0x<raw>"
+	argDirfd                     // AT_FDCWD, else "0x<raw>"
+	argUID                       // a user id
+	argGID                       // a group id
+	argFamily                    // socket's address family
+	argExitCode                  // exit's status
+	argSocketcall                // socketcall's call number
+	argModeShort                 // chmod-style mode
+	argSockType                  // socket's type
+	argOpenFlags                 // O_* flags
+	argOpenMode                  // open's mode: only with O_CREAT in a1, else "0x<raw>"
+	argProto                     // socket's protocol
+)
+
+// argKindOf is the easy part of auparse's print_a0..print_a3: the syscall-specific decodings
+// of common calls.
+func argKindOf(sys string, n int) argKind {
+	switch n {
+	case 0:
+		switch {
+		case strings.HasPrefix(sys, "renameat"), sys == "readlinkat", sys == "mkdirat", sys == "mknodat",
+			sys == "fchownat", sys == "futimesat", sys == "fchmodat", strings.HasPrefix(sys, "faccessat"),
+			sys == "unlinkat", sys == "utimensat", sys == "linkat", sys == "newfstatat",
+			strings.HasPrefix(sys, "openat"), sys == "name_to_handle_at":
+			return argDirfd
+		case sys == "setuid", sys == "setreuid", sys == "setresuid", sys == "setfsuid":
+			return argUID
+		case sys == "setgid", sys == "setregid", sys == "setresgid", sys == "setfsgid":
+			return argGID
+		case sys == "socket":
+			return argFamily
+		case strings.HasPrefix(sys, "exit"):
+			return argExitCode
+		case sys == "socketcall":
+			return argSocketcall
+		}
+	case 1:
+		switch {
+		case sys == "fchmod", sys == "chmod", sys == "creat", sys == "mkdir":
+			return argModeShort
+		case strings.HasPrefix(sys, "c") && strings.Contains(sys, "chown"):
+			return argUID
+		case sys == "setreuid", sys == "setresuid":
+			return argUID
+		case sys == "setregid", sys == "setresgid":
+			return argGID
+		case sys == "socket":
+			return argSockType
+		case sys == "open":
+			return argOpenFlags
+		}
+	case 2:
+		switch {
+		case sys == "openat", sys == "open_by_handle_at":
+			return argOpenFlags
+		case sys == "open":
+			return argOpenMode
+		case sys == "fchmodat":
+			return argModeShort
+		case sys == "setresuid":
+			return argUID
+		case sys == "setresgid":
+			return argGID
+		case sys == "socket":
+			return argProto
+		}
+	}
+	return argHex
+}
+
+// argKindTab holds argKindOf(name, 0..2) for every name of each syscall table, indexed like
+// its dense slice: most syscalls decode no argument, and one table load says so where matching
+// the name against the lists took most of appendArg's time. Built on first use (argKinds).
+var (
+	argKindTab  [numSysTabs][][3]argKind
+	argKindOnce sync.Once
+)
+
+func argKinds() *[numSysTabs][][3]argKind {
+	argKindOnce.Do(func() {
+		for i, t := range sysTabs {
+			if t == nil {
+				continue
 			}
+			k := make([][3]argKind, len(t.dense))
+			for num, name := range t.dense {
+				if name != "" {
+					k[num] = [3]argKind{argKindOf(name, 0), argKindOf(name, 1), argKindOf(name, 2)}
+				}
+			}
+			argKindTab[i] = k
 		}
+	})
+	return &argKindTab
+}
+
+// recordArgKind is argKindOf for argument n of a SYSCALL or SECCOMP record's syscall.
+func recordArgKind(r *Record, n int) argKind {
+	f := r.field("syscall")
+	if f == nil {
+		return argHex
 	}
-	if sys == "" {
-		return appendWrapped(dst, "0x", raw, "")
+	num, ok := parseDec(f.Raw())
+	if !ok || num != int64(int(num)) {
+		return argHex
 	}
-	hexArg := func(key string) uint64 {
-		if f := r.field(key); f != nil {
-			v, _ := parseHex(f.Raw(), 64)
-			return v
-		}
-		return 0
+	tab := hostTab
+	if t, _ := recordSysTab(r); t != tabNone {
+		tab = t
+	}
+	if kinds := argKinds()[tab]; num >= 0 && num < int64(len(kinds)) {
+		return kinds[num][n]
+	}
+	if sys, ok := syscallAt(tab, int(num)); ok {
+		return argKindOf(sys, n)
+	}
+	return argHex
+}
+
+// appendArg appends a0..a3 as argKindOf says, "0x<raw>" for the rest.
+func appendArg(dst []byte, r *Record, n int, raw string, names *Names) []byte {
+	kind := argHex
+	if n < 3 && (r.Type == typeSyscall || r.Type == typeSeccomp) {
+		kind = recordArgKind(r, n)
 	}
 	id := func(lookup func(uint32) (string, bool)) []byte {
 		// the argument as a 32-bit int, as auparse reads it
@@ -838,79 +1124,57 @@ func appendArg(dst []byte, r *Record, n int, raw string, names *Names) []byte {
 		}
 		return appendModeShort(dst, raw)
 	}
-	switch n {
-	case 0:
-		switch {
-		case strings.HasPrefix(sys, "renameat"), sys == "readlinkat", sys == "mkdirat", sys == "mknodat",
-			sys == "fchownat", sys == "futimesat", sys == "fchmodat", strings.HasPrefix(sys, "faccessat"),
-			sys == "unlinkat", sys == "utimensat", sys == "linkat", sys == "newfstatat",
-			strings.HasPrefix(sys, "openat"), sys == "name_to_handle_at":
-			if v, ok := parseHex(raw, 32); ok && v == 0xffffff9c {
-				return append(dst, "AT_FDCWD"...)
-			}
-		case sys == "setuid", sys == "setreuid", sys == "setresuid", sys == "setfsuid":
-			return id(names.User)
-		case sys == "setgid", sys == "setregid", sys == "setresgid", sys == "setfsgid":
-			return id(names.Group)
-		case sys == "socket":
-			v, _ := parseHex(raw, 32)
-			if v < uint64(len(familyNames)) && familyNames[v] != "" {
-				return append(dst, familyNames[v]...)
-			}
-			return appendWrapped(dst, "unknown-family(0x", raw, ")")
-		case strings.HasPrefix(sys, "exit"):
-			switch raw {
-			case "0":
-				return append(dst, "EXIT_SUCCESS"...)
-			case "1":
-				return append(dst, "EXIT_FAILURE"...)
-			}
-			return append(dst, "UNKNOWN"...)
-		case sys == "socketcall":
-			v, _ := parseHex(raw, 32)
-			if v < uint64(len(socketcalls)) && socketcalls[v] != "" {
-				return append(dst, socketcalls[v]...)
-			}
-			return appendWrapped(dst, "unknown-socketcall(", raw, ")")
+	switch kind {
+	case argDirfd:
+		if v, ok := parseHex(raw, 32); ok && v == 0xffffff9c {
+			return append(dst, "AT_FDCWD"...)
 		}
-	case 1:
-		switch {
-		case sys == "fchmod", sys == "chmod", sys == "creat", sys == "mkdir":
-			return modeShort()
-		case strings.HasPrefix(sys, "c") && strings.Contains(sys, "chown"):
-			return id(names.User)
-		case sys == "setreuid", sys == "setresuid":
-			return id(names.User)
-		case sys == "setregid", sys == "setresgid":
-			return id(names.Group)
-		case sys == "socket":
-			v, _ := parseHex(raw, 64)
-			if t := v & 0xff; t < uint64(len(sockTypes)) && sockTypes[t] != "" {
-				return append(dst, sockTypes[t]...)
-			}
-			return appendWrapped(dst, "unknown-type(", raw, ")")
-		case sys == "open":
-			return appendOpenFlags(dst, raw)
+	case argUID:
+		return id(names.User)
+	case argGID:
+		return id(names.Group)
+	case argFamily:
+		v, _ := parseHex(raw, 32)
+		if v < uint64(len(familyNames)) && familyNames[v] != "" {
+			return append(dst, familyNames[v]...)
 		}
-	case 2:
-		switch {
-		case sys == "openat", sys == "open_by_handle_at":
-			return appendOpenFlags(dst, raw)
-		case sys == "open" && hexArg("a1")&0o100 != 0:
-			return modeShort()
-		case sys == "fchmodat":
-			return modeShort()
-		case sys == "setresuid":
-			return id(names.User)
-		case sys == "setresgid":
-			return id(names.Group)
-		case sys == "socket":
-			v, _ := parseHex(raw, 32)
-			if name, ok := ipProtocols[v]; ok {
-				return append(dst, name...)
-			}
-			return appendWrapped(dst, "unknown-proto(", raw, ")")
+		return appendWrapped(dst, "unknown-family(0x", raw, ")")
+	case argExitCode:
+		switch raw {
+		case "0":
+			return append(dst, "EXIT_SUCCESS"...)
+		case "1":
+			return append(dst, "EXIT_FAILURE"...)
 		}
+		return append(dst, "UNKNOWN"...)
+	case argSocketcall:
+		v, _ := parseHex(raw, 32)
+		if v < uint64(len(socketcalls)) && socketcalls[v] != "" {
+			return append(dst, socketcalls[v]...)
+		}
+		return appendWrapped(dst, "unknown-socketcall(", raw, ")")
+	case argModeShort:
+		return modeShort()
+	case argSockType:
+		v, _ := parseHex(raw, 64)
+		if t := v & 0xff; t < uint64(len(sockTypes)) && sockTypes[t] != "" {
+			return append(dst, sockTypes[t]...)
+		}
+		return appendWrapped(dst, "unknown-type(", raw, ")")
+	case argOpenFlags:
+		return appendOpenFlags(dst, raw)
+	case argOpenMode:
+		if f := r.field("a1"); f != nil {
+			if v, _ := parseHex(f.Raw(), 64); v&0o100 != 0 {
+				return modeShort()
+			}
+		}
+	case argProto:
+		v, _ := parseHex(raw, 32)
+		if name, ok := ipProtocols[v]; ok {
+			return append(dst, name...)
+		}
+		return appendWrapped(dst, "unknown-proto(", raw, ")")
 	}
 	return appendWrapped(dst, "0x", raw, "")
 }

@@ -3,7 +3,8 @@ package parser
 // The string-building Interpret as it was before AppendInterpret (git history: parser/
 // interpret.go before the append rewrite), kept as a test oracle: AppendInterpret and Interpret
 // must give exactly what it gives, on the corpus and under the fuzzer. The helpers it shares
-// with the current code (printEscaped, interpretTTYData, ...) did not change.
+// with the current code (printEscaped, interpretTTYData, ...) did not change; the ones that
+// were since rewritten for speed (cStrtol, enrichedFor, adjustType) are kept here as they were.
 
 import (
 	"strconv"
@@ -15,8 +16,8 @@ func interpretRef(r *Record, f *Field, names *Names) string {
 	if f.Key == "acct" && !f.Quoted && strings.HasSuffix(raw, ":") {
 		raw = raw[:len(raw)-1]
 	}
-	t := adjustType(r.Type, f.Key, raw, f.Quoted)
-	if e := enrichedFor(r, f.Key); e != nil && !strings.HasPrefix(e.Raw(), "unknown-") {
+	t := adjustTypeRef(r.Type, f.Key, raw, f.Quoted)
+	if e := enrichedForRef(r, f.Key); e != nil && !strings.HasPrefix(e.Raw(), "unknown-") {
 		if t == ftUID || t == ftGID || !e.Quoted {
 			return e.Value
 		}
@@ -62,7 +63,7 @@ func interpretRef(r *Record, f *Field, names *Names) string {
 	case ftModeShort:
 		out = interpretModeShortRef(raw)
 	case ftPromisc:
-		if n, ok := cStrtol(raw, 10); ok && n == 0 {
+		if n, ok := cStrtolRef(raw, 10); ok && n == 0 {
 			out = "no"
 		} else {
 			out = "yes"
@@ -74,7 +75,7 @@ func interpretRef(r *Record, f *Field, names *Names) string {
 	case ftA0, ftA1, ftA2, ftA3:
 		out = interpretArgRef(r, int(t-ftA0), raw, names)
 	case ftList:
-		n, ok := cStrtol(raw, 10)
+		n, ok := cStrtolRef(raw, 10)
 		if ok && n >= 0 && n < int64(len(filterLists)) && filterLists[n] != "" {
 			out = filterLists[n]
 		} else {
@@ -90,7 +91,7 @@ func interpretRef(r *Record, f *Field, names *Names) string {
 }
 
 func interpretIDRef(raw string, lookup func(uint32) (string, bool)) string {
-	n, ok := cStrtol(raw, 10)
+	n, ok := cStrtolRef(raw, 10)
 	if !ok {
 		return "conversion error(" + raw + ")"
 	}
@@ -119,7 +120,7 @@ func interpretArchRef(raw string) string {
 }
 
 func interpretSyscallRef(r *Record, raw string) string {
-	num, ok := cStrtol(raw, 10)
+	num, ok := cStrtolRef(raw, 10)
 	if !ok {
 		return "syscall conversion error(" + raw + ")"
 	}
@@ -179,7 +180,7 @@ func interpretSuccessRef(raw string) string {
 	if raw == "" || raw[0] < '0' || raw[0] > '9' {
 		return raw
 	}
-	n, ok := cStrtol(raw, 10)
+	n, ok := cStrtolRef(raw, 10)
 	if !ok {
 		return "conversion error(" + raw + ")"
 	}
@@ -201,7 +202,7 @@ func octal3Ref(n uint64) string {
 }
 
 func interpretModeRef(raw string) string {
-	v, ok := cStrtol(raw, 8)
+	v, ok := cStrtolRef(raw, 8)
 	if !ok {
 		return "conversion error(" + raw + ")"
 	}
@@ -238,7 +239,7 @@ func interpretModeRef(raw string) string {
 }
 
 func interpretModeShortRef(raw string) string {
-	v, ok := cStrtol(raw, 8)
+	v, ok := cStrtolRef(raw, 8)
 	if !ok {
 		return "conversion error(" + raw + ")"
 	}
@@ -392,4 +393,81 @@ func interpretOpenFlagsRef(raw string) string {
 		return "0x" + raw
 	}
 	return strings.Join(parts, "|")
+}
+
+// cStrtolRef is cStrtol before its fast path for short numbers.
+func cStrtolRef(s string, base int) (int64, bool) {
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	end := 0
+	for end < len(s) {
+		d := unhex(s[end])
+		if d < 0 || d >= base {
+			break
+		}
+		end++
+	}
+	if end == 0 {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(s[:end], base, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// enrichedForRef is enrichedFor before its first-byte check.
+func enrichedForRef(r *Record, key string) *Field {
+	for i := range r.Enriched {
+		if strings.EqualFold(r.Enriched[i].Key, key) {
+			return &r.Enriched[i]
+		}
+	}
+	return nil
+}
+
+// adjustTypeRef is adjustType as it was: one case per correction, in auparse's order.
+func adjustTypeRef(rtype uint16, name, raw string, quoted bool) fieldType {
+	switch {
+	case rtype == typeExecve && len(name) > 0 && name[0] == 'a' && name != "argc" && !strings.Contains(name, "_len"):
+		return ftEscaped
+	case rtype == typeAVC && name == "saddr":
+		return ftUnclassified
+	case rtype == typeUserTTY && name == "msg":
+		return ftEscaped
+	case rtype == typeNetfilterPkt && name == "saddr":
+		return ftAddr
+	case name == "acct":
+		if quoted || isXDigits(raw) {
+			return ftEscaped
+		}
+		return ftUnclassified
+	case rtype == typePath && name == "flags":
+		return ftFlags
+	case rtype == typeMQOpen && name == "mode":
+		return ftModeShort
+	case rtype == typeCryptoKeyUser && name == "fp":
+		return ftUnclassified
+	case name == "id" && (rtype == typeAddGroup || rtype == typeGrpMgmt || rtype == typeDelGroup):
+		return ftGID
+	case rtype == typeTrustedApp:
+		switch {
+		case quoted:
+			return ftEscaped
+		case isDigits(raw):
+			return ftUnclassified
+		case isXDigits(raw):
+			return ftEscaped
+		}
+		return ftUnclassified
+	case rtype == typeKernModule && name == "name":
+		return ftEscaped
+	}
+	return fieldTypeByName(name)
 }

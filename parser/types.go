@@ -65,12 +65,23 @@ func (k EventKey) Time() time.Time { return time.UnixMilli(k.UnixMilli).UTC() }
 // scanning of it and the write barriers while the GC runs were about an eighth of the cost
 // of parsing and assembling a record. A Field built by hand (Key and Value set) has Raw() ==
 // Value.
+//
+// A parsed Field also remembers how Interpret treats its key in its record's type: the
+// tokenizer needs that to decide on hex decoding, so it costs parsing little, and looking it
+// up again on every Interpret was a sixth of Interpret's cost. A Field built by hand has none
+// and Interpret looks it up.
+// Copy a parsed Field freely, but build a new one rather than change the Key of a parsed one
+// or move it to a record of another type.
 type Field struct {
 	Key    string
 	Value  string
 	Quoted bool // the raw value was in single or double quotes: it is text, never hex
 	Absent bool
 	enc    fieldEnc
+	// ftype is adjustType for this key in this record type, plus one; 0 when not known (a
+	// Field built by hand, or a key whose type depends on the value). It fits in the padding:
+	// Field stays 40 bytes.
+	ftype fieldType
 }
 
 // fieldEnc says how a Field's Value was made from its raw value.
