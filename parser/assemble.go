@@ -581,6 +581,13 @@ func (a *Assembler) trackSerial(st *stream, s uint32, ms, nowNs int64) {
 	}
 	if serialAfter(s, st.maxSerial) {
 		st.maxSerial = s
+		// The baseline's first serial only guards the first records of a stream; kept within
+		// a quarter of the serial space of the newest, so that the modulo-2^32 comparisons in
+		// lateBySerial do not wrap on a stream that runs for 2^31 serials without a reboot
+		// (records further back than rebaseDistance are not judged anyway).
+		if st.maxSerial-st.baseSerial > 1<<30 {
+			st.baseSerial = st.maxSerial - rebaseDistance
+		}
 	}
 	if serialAfter(s, st.hiSeen) {
 		st.hiSeen = s

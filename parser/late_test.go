@@ -171,3 +171,37 @@ func TestNotLate(t *testing.T) {
 		check(t, a, a.DrainAll(items), []uint64{41, 40})
 	})
 }
+
+// TestLateAfterHalfTheSerialSpace: a stream that runs for more than 2^31 serials without a
+// reboot (three forward jumps of 2^30, each counted lost) still recognises a late fragment
+// (found in review: the baseline's first serial stayed put and the comparisons wrapped).
+func TestLateAfterHalfTheSerialSpace(t *testing.T) {
+	for _, jump := range []bool{false, true} {
+		a := NewAssembler(AssemblerConfig{SeenWindow: -1})
+		first := uint64(1000)
+		ms := int64(baseMs)
+		now := wall0
+		runEvents(t, a, ms, first, 3, now)
+		s := first + 3
+		if jump {
+			for i := 0; i < 3; i++ {
+				s += 1 << 30
+				ms += 10
+				now = now.Add(time.Second)
+				runEvents(t, a, ms, s, 1, now)
+				a.Drain(now.Add(time.Second), nil)
+				s++
+			}
+		}
+		ms += 10
+		now = now.Add(2 * time.Second)
+		runEvents(t, a, ms, s, 20, now)
+		a.Drain(now.Add(time.Second), nil)
+		// a record of event s+1, handed out already, arrives late
+		addLines(t, a, now.Add(3*time.Second), lateSyscall(ms+1, s+1))
+		late := events(a.Drain(now.Add(10*time.Second), nil))
+		if len(late) != 1 || !late[0].Incomplete || a.Stats().Late != 1 {
+			t.Errorf("jump=%v: late fragment of serial %d: %d events, stats %+v", jump, s+1, len(late), a.Stats())
+		}
+	}
+}
