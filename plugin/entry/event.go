@@ -670,8 +670,9 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 	if keep > maxFilteredKeys || repeatsKey(r.Fields[:keep]) {
 		fieldsWithRepeats(fo, r, vals, keep, pl)
 	} else {
+		// repeatsKey has checked that every key is valid UTF-8: clean would return it as is.
 		for j := 0; j < keep; j++ {
-			fo.field(clean(r.Fields[j].Key), truncatedVal(vals[j], pl))
+			fo.field(r.Fields[j].Key, truncatedVal(vals[j], pl))
 		}
 	}
 	if keep < len(r.Fields) {

@@ -254,7 +254,12 @@ const (
 )
 
 // sizeBytes is the size of a length-delimited field of n bytes with a one-byte tag.
-func sizeBytes(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
+func sizeBytes(n int) int {
+	if n < 1<<7 { // nearly every length in a payload
+		return 2 + n
+	}
+	return 1 + protowire.SizeVarint(uint64(n)) + n
+}
 
 // appendVarint is protowire.AppendVarint with the one- and two-byte cases (nearly every
 // length in a payload) inline.
