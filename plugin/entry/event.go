@@ -1,6 +1,7 @@
 package entry
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -290,7 +291,9 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 			ends = append(ends, len(buf))
 		}
 	}
-	// Strings over buf only once it has stopped growing.
+	// Strings over buf only once it has stopped growing. Values are cleaned one by one only
+	// when buf is not all ASCII (then a part could be invalid UTF-8 even if the whole is not).
+	ascii := isASCII(buf)
 	vals := a.vals[:0]
 	start, k := 0, 0
 	for i := range ev.Records {
@@ -303,11 +306,27 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 			if f.Quoted && len(v) == len(f.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && v[1:len(v)-1] == f.Value {
 				v = f.Value
 			}
-			vals = append(vals, clean(v))
+			if !ascii {
+				v = clean(v)
+			}
+			vals = append(vals, v)
 		}
 	}
 	a.interp, a.ends, a.vals = buf, ends, vals
 	return vals
+}
+
+// isASCII reports whether b has no byte of 0x80 or above, eight bytes at a time.
+func isASCII(b []byte) bool {
+	var or uint64
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&0x8080808080808080 == 0
 }
 
 func cleanAll(in []string, from int) []string {
