@@ -326,6 +326,30 @@ func TestAdjustTypeRef(t *testing.T) {
 		}
 	}
 	t.Logf("%d combinations", n)
+	// The tokenizer's shortcut: in record types adjustsTypes does not name, every key but acct
+	// has fieldTypeByName's type.
+	plain := 0
+	for _, rt := range typeByName {
+		if adjustsTypes(rt) {
+			continue
+		}
+		plain++
+		for _, name := range names {
+			if name == "acct" {
+				continue
+			}
+			for _, raw := range raws {
+				for _, q := range []bool{false, true} {
+					if got, want := fieldTypeByName(name), adjustType(rt, name, raw, q); got != want {
+						t.Errorf("record type %d is not in adjustsTypes, but adjustType(%d, %q, %q, %v) = %d, not fieldTypeByName's %d", rt, rt, name, raw, q, want, got)
+					}
+				}
+			}
+		}
+	}
+	if plain < 100 {
+		t.Fatalf("only %d record types without adjustments", plain)
+	}
 }
 
 const typeUserAcctForTest = 1101 // USER_ACCT: no correction of its own

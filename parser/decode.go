@@ -268,6 +268,18 @@ func adjustType(rtype uint16, name, raw string, quoted bool) fieldType {
 	return fieldTypeByName(name)
 }
 
+// adjustsTypes reports whether adjustType corrects any key's type in records of type rtype:
+// for the other types (SYSCALL, CWD, PROCTITLE, USER_*, ...) the tokenizer skips adjustType's
+// switches on every field.
+func adjustsTypes(rtype uint16) bool {
+	switch rtype {
+	case typeExecve, typeAVC, typeUserTTY, typeNetfilterPkt, typePath, typeMQOpen, typeCryptoKeyUser,
+		typeAddGroup, typeGrpMgmt, typeDelGroup, typeTrustedApp, typeKernModule:
+		return true
+	}
+	return false
+}
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -339,6 +351,7 @@ type tokenizer struct {
 	decode        bool
 	escapedSource bool
 	backslash     bool // the source holds a backslash somewhere: values must be checked for one
+	plainType     bool // !adjustsTypes(rtype): a key's type is fieldTypeByName's, except acct's
 	nhex          int
 	hexBytes      int
 	hexIdx        [32]int32
@@ -436,10 +449,16 @@ func (tk *tokenizer) add(out []Field, key, raw string, quoted bool) []Field {
 	// The type first: most keys are not of an encoded type, and then the value need not be
 	// scanned for hex. acct's and TRUSTED_APP's types depend on the value as Interpret sees
 	// it (without acct's trailing colon), so Interpret finds those itself.
-	t := adjustType(tk.rtype, key, raw, quoted)
-	ft := t + 1
-	if key == "acct" || tk.rtype == typeTrustedApp {
-		ft = 0
+	var t, ft fieldType
+	if tk.plainType && key != "acct" {
+		t = fieldTypeByName(key)
+		ft = t + 1
+	} else {
+		t = adjustType(tk.rtype, key, raw, quoted)
+		ft = t + 1
+		if key == "acct" || tk.rtype == typeTrustedApp {
+			ft = 0
+		}
 	}
 	f.Key, f.Value, f.Quoted, f.Absent, f.enc, f.ftype = key, raw, quoted, false, encNone, ft
 	switch {

@@ -439,6 +439,59 @@ func TestTypeNames(t *testing.T) {
 	}
 }
 
+// TestTypeByNameFast checks the open-addressed table against the generated map: every name,
+// and near misses of every name (cut, extended, lower-cased, one byte changed), which probe
+// the same or neighbouring slots.
+func TestTypeByNameFast(t *testing.T) {
+	n := 0
+	check := func(name string) {
+		want, wantOK := typeByName[name]
+		if got, ok := typeByNameFast(name); got != want || ok != wantOK {
+			t.Errorf("typeByNameFast(%q) = %d %v, want %d %v", name, got, ok, want, wantOK)
+		}
+		n++
+	}
+	for name := range typeByName {
+		check(name)
+		check(name[:len(name)-1])
+		check(name[1:])
+		check(name + "X")
+		check(strings.ToLower(name))
+		for i := range len(name) {
+			check(name[:i] + "_" + name[i+1:])
+		}
+	}
+	for _, s := range []string{"", "\x00", "A", "SYSCALL\x00", strings.Repeat("A", 300)} {
+		check(s)
+	}
+	if n < 2000 {
+		t.Fatalf("only %d names checked", n)
+	}
+}
+
+// TestIsASCII puts one byte ≥ 0x80 at every position of every length up to 40, across the
+// 32-byte, 8-byte and single-byte parts of the loop.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		b := []byte(strings.Repeat("a=b ", 10)[:n])
+		if !isASCII(b) {
+			t.Errorf("isASCII(%q) = false", b)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xff, 0xc3} {
+				b[i] = c
+				if isASCII(b) {
+					t.Errorf("isASCII(%q) = true", b)
+				}
+				b[i] = 0x7f
+				if !isASCII(b) {
+					t.Errorf("isASCII(%q) = false", b)
+				}
+			}
+		}
+	}
+}
+
 func TestEscape(t *testing.T) {
 	tests := []struct{ in, out string }{
 		{"", ""},

@@ -235,9 +235,14 @@ func archName(v string) string {
 // syscallName names a syscall number for an arch (as named by archName); unknown numbers and
 // arches keep the number.
 func syscallName(arch, num string) string {
-	t, ok := syscallTables[arch]
-	if !ok {
-		return num
+	var t syscallTable
+	if arch == sysTabNames[hostTab] && sysTabs[hostTab] != nil {
+		t = *sysTabs[hostTab] // the map lookup was a seventieth of assembling a record
+	} else {
+		var ok bool
+		if t, ok = syscallTables[arch]; !ok {
+			return num
+		}
 	}
 	n, err := strconv.Atoi(num)
 	if err != nil || n < 0 {
