@@ -469,29 +469,6 @@ func TestTypeByNameFast(t *testing.T) {
 	}
 }
 
-// TestIsASCII puts one byte ≥ 0x80 at every position of every length up to 40, across the
-// 32-byte, 8-byte and single-byte parts of the loop.
-func TestIsASCII(t *testing.T) {
-	for n := 0; n <= 40; n++ {
-		b := []byte(strings.Repeat("a=b ", 10)[:n])
-		if !isASCII(b) {
-			t.Errorf("isASCII(%q) = false", b)
-		}
-		for i := range n {
-			for _, c := range []byte{0x80, 0xff, 0xc3} {
-				b[i] = c
-				if isASCII(b) {
-					t.Errorf("isASCII(%q) = true", b)
-				}
-				b[i] = 0x7f
-				if !isASCII(b) {
-					t.Errorf("isASCII(%q) = false", b)
-				}
-			}
-		}
-	}
-}
-
 func TestEscape(t *testing.T) {
 	tests := []struct{ in, out string }{
 		{"", ""},

@@ -99,22 +99,17 @@ type Workload struct {
 }
 
 // COS is workload (a): events execve events in the COS journal shape.
-func COS(events int) Workload {
-	w := Workload{Name: "cos", Events: events}
-	for i := 0; i < events; i++ {
-		s := FirstSerial + uint64(i)
-		w.Records = append(w.Records, COSEvent(BaseMs+int64(i), s)...)
-		w.LastSerial = s
-	}
-	return w
-}
+func COS(events int) Workload { return repeat("cos", events, COSEvent) }
 
 // Auditd is workload (b): events full auditd execve events.
-func Auditd(events int) Workload {
-	w := Workload{Name: "auditd", Events: events}
+func Auditd(events int) Workload { return repeat("auditd", events, AuditdEvent) }
+
+// repeat makes a workload of events events of one shape, a serial and a millisecond apart.
+func repeat(name string, events int, event func(ms int64, serial uint64) []Record) Workload {
+	w := Workload{Name: name, Events: events}
 	for i := 0; i < events; i++ {
 		s := FirstSerial + uint64(i)
-		w.Records = append(w.Records, AuditdEvent(BaseMs+int64(i), s)...)
+		w.Records = append(w.Records, event(BaseMs+int64(i), s)...)
 		w.LastSerial = s
 	}
 	return w

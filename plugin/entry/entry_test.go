@@ -1,7 +1,6 @@
 package entry
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -679,22 +678,6 @@ func TestManyRepeatedKeys(t *testing.T) {
 	f := path(p, "records", 0, "fields").(map[string]any)
 	if len(f) != 40000 || f["k"] != "0" || f["k_2"] != "1" || f["k_3"] != "x" {
 		t.Errorf("%d fields; k=%v k_2=%v k_3=%v", len(f), f["k"], f["k_2"], f["k_3"])
-	}
-}
-
-func TestIsASCII(t *testing.T) {
-	for n := 0; n < 40; n++ {
-		b := bytes.Repeat([]byte{'a'}, n)
-		if !isASCII(b) {
-			t.Fatalf("%d ASCII bytes: not ASCII", n)
-		}
-		for i := 0; i < n; i++ {
-			c := append([]byte(nil), b...)
-			c[i] = 0x80 | byte(i)
-			if isASCII(c) {
-				t.Fatalf("byte %#x at %d of %d: ASCII", c[i], i, n)
-			}
-		}
 	}
 }
 

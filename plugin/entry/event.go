@@ -1,7 +1,6 @@
 package entry
 
 import (
-	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"unsafe"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"github.com/gke-audit/auditd-cloud-logging/internal/ascii"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
 	"google.golang.org/protobuf/proto"
 )
@@ -293,7 +293,7 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 	}
 	// Strings over buf only once it has stopped growing. Values are cleaned one by one only
 	// when buf is not all ASCII (then a part could be invalid UTF-8 even if the whole is not).
-	ascii := isASCII(buf)
+	allASCII := ascii.Is(buf)
 	vals := a.vals[:0]
 	start, k := 0, 0
 	for i := range ev.Records {
@@ -306,7 +306,7 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 			if f.Quoted && len(v) == len(f.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && v[1:len(v)-1] == f.Value {
 				v = f.Value
 			}
-			if !ascii {
+			if !allASCII {
 				v = clean(v)
 			}
 			vals = append(vals, v)
@@ -314,19 +314,6 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 	}
 	a.interp, a.ends, a.vals = buf, ends, vals
 	return vals
-}
-
-// isASCII reports whether b has no byte of 0x80 or above, eight bytes at a time.
-func isASCII(b []byte) bool {
-	var or uint64
-	for len(b) >= 8 {
-		or |= binary.LittleEndian.Uint64(b)
-		b = b[8:]
-	}
-	for _, c := range b {
-		or |= uint64(c)
-	}
-	return or&0x8080808080808080 == 0
 }
 
 func cleanAll(in []string, from int) []string {
