@@ -14,11 +14,13 @@ import (
 
 // The jsonPayload of an entry is written as protobuf wire bytes, straight from the event.
 //
-// A structpb.Struct tree costs a Go map per object plus two heap objects per value, and the
-// maps were a third of the plugin's CPU per record (BenchmarkEndToEnd, before and after this
-// file). Here a build records the payload as a tree of plain nodes in a reused scratch slice
-// (no maps, no per-value allocation: objects and lists are filled in any order, as the
-// planner needs), then encodes it in two passes (sizes, then bytes) as a
+// A structpb.Struct tree costs a Go map per object plus two heap objects per value; the maps
+// were about a third of the plugin's CPU per record, and replacing the tree took the COS
+// workload of BenchmarkEndToEnd from 14.7 to 6.5 allocations and from 13.4 to 10.5 µs per
+// record in the same run. Here a build records the payload as a tree of plain nodes in a
+// reused scratch slice (no maps, no per-value allocation: objects and lists are filled in any
+// order, as the planner needs; a record's fields, most of a payload, are written straight to
+// bytes as one node, see flatObj), then encodes it in two passes (sizes, then bytes) as a
 // google.protobuf.Struct.
 //
 // The bytes go into the LogEntry's unknown fields as field 6, json_payload. Unknown fields
