@@ -334,16 +334,7 @@ func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, 
 	line := appendSummary(a.line[:0], ev)
 	a.line = line[:0]
 	root.str(kSummary, clean(a.string(line)))
-	if m := mainRecord(ev); m != nil {
-		root.str(kType, parser.TypeName(m.Type))
-	}
-	root.num(kSerial, float64(ev.Key.Serial))
-	root.str(kNode, node)
-	root.str(kBootID, clean(cutUTF8(ev.Key.BootID, 256)))
-	if ev.Incomplete {
-		root.boolean(kIncomplete, true)
-		root.str(kCompletion, ev.Reason.String())
-	}
+	eventHead(root, ev, node)
 
 	// process
 	title = sm.Title != "" && !titleRedundant(sm.Title, argv)
@@ -448,6 +439,21 @@ func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, 
 		ro.str("last", r.Last.UTC().Format(time.RFC3339Nano))
 	}
 	return proc, title, cut
+}
+
+// eventHead writes what identifies an event, after its summary line: main record type, serial,
+// node, boot id, and whether it is incomplete and why. The emergency form keeps it too.
+func eventHead(root obj, ev *parser.Event, node string) {
+	if m := mainRecord(ev); m != nil {
+		root.str(kType, parser.TypeName(m.Type))
+	}
+	root.num(kSerial, float64(ev.Key.Serial))
+	root.str(kNode, node)
+	root.str(kBootID, clean(cutUTF8(ev.Key.BootID, 256)))
+	if ev.Incomplete {
+		root.boolean(kIncomplete, true)
+		root.str(kCompletion, ev.Reason.String())
+	}
 }
 
 func syscallObj(root obj, sm *parser.Summary) (cut bool) {

@@ -33,12 +33,16 @@ func InsertID(k parser.EventKey) string {
 
 func insertID(k parser.EventKey) [idLen]byte {
 	var buf [96]byte
-	b := append(buf[:0], domainEvent)
+	return hashSum(appendEventKey(buf[:0], k))
+}
+
+// appendEventKey writes what identifies an event: node, boot id, millisecond time and serial.
+func appendEventKey(b []byte, k parser.EventKey) []byte {
+	b = append(b, domainEvent)
 	b = appendLenString(b, k.Node)
 	b = appendLenString(b, k.BootID)
 	b = binary.BigEndian.AppendUint64(b, uint64(k.UnixMilli))
-	b = binary.BigEndian.AppendUint64(b, k.Serial)
-	return hashSum(b)
+	return binary.BigEndian.AppendUint64(b, k.Serial)
 }
 
 // eventID is the insertId of an event. A complete event is identified by its key alone. An
@@ -52,11 +56,7 @@ func eventID(key parser.EventKey, ev *parser.Event) [idLen]byte {
 		return insertID(key)
 	}
 	var buf [256]byte
-	b := append(buf[:0], domainEvent)
-	b = appendLenString(b, key.Node)
-	b = appendLenString(b, key.BootID)
-	b = binary.BigEndian.AppendUint64(b, uint64(key.UnixMilli))
-	b = binary.BigEndian.AppendUint64(b, key.Serial)
+	b := appendEventKey(buf[:0], key)
 	b = binary.BigEndian.AppendUint16(b, ev.Records[0].Type)
 	b = appendLenString(b, ev.Records[0].Text)
 	return hashSum(b)

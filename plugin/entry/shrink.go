@@ -252,16 +252,7 @@ func (b *Builder) emergency(a *arena, e *loggingpb.LogEntry, ev *parser.Event, n
 	est := 0
 	root := a.tree.reset(&est)
 	root.str(kSummary, clean(SummaryLine(ev)))
-	if m := mainRecord(ev); m != nil {
-		root.str(kType, parser.TypeName(m.Type))
-	}
-	root.num(kSerial, float64(ev.Key.Serial))
-	root.str(kNode, node)
-	root.str(kBootID, clean(cutUTF8(ev.Key.BootID, 256)))
-	if ev.Incomplete {
-		root.boolean(kIncomplete, true)
-		root.str(kCompletion, ev.Reason.String())
-	}
+	eventHead(root, ev, node)
 	root.boolean(kTruncated, true)
 	root.str("truncation", "entry over "+strconv.Itoa(b.max)+
 		" bytes after cutting raw text, argv and record fields: argv, paths and records left out")
