@@ -107,13 +107,7 @@ func (w *cloudWriter) Write(ctx context.Context, entries []*loggingpb.LogEntry) 
 	for len(batches) > 0 {
 		b := batches[0]
 		batches = batches[1:]
-		req := &loggingpb.WriteLogEntriesRequest{
-			LogName:        w.template.LogName,
-			Resource:       w.template.Resource,
-			Labels:         w.template.Labels,
-			Entries:        b.entries,
-			PartialSuccess: true,
-		}
+		req := request(w.template, b.entries)
 		cctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 		_, err := w.client.WriteLogEntries(cctx, req, noRetry, encodeWith(b.size))
 		cancel()

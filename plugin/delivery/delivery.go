@@ -167,3 +167,14 @@ func requestTemplate(cfg config.Config) *loggingpb.WriteLogEntriesRequest {
 		PartialSuccess: true,
 	}
 }
+
+// request is the template's request carrying entries (the template itself is not changed).
+func request(template *loggingpb.WriteLogEntriesRequest, entries []*loggingpb.LogEntry) *loggingpb.WriteLogEntriesRequest {
+	return &loggingpb.WriteLogEntriesRequest{
+		LogName:        template.LogName,
+		Resource:       template.Resource,
+		Labels:         template.Labels,
+		Entries:        entries,
+		PartialSuccess: template.PartialSuccess,
+	}
+}

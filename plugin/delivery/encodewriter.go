@@ -37,13 +37,7 @@ func (w *encodeWriter) Write(_ context.Context, entries []*loggingpb.LogEntry) R
 	batches, rejected := split(entries, w.baseSize, w.maxBytes)
 	res := Result{Rejected: rejected}
 	for i, b := range batches {
-		req := &loggingpb.WriteLogEntriesRequest{
-			LogName:        w.template.LogName,
-			Resource:       w.template.Resource,
-			Labels:         w.template.Labels,
-			Entries:        b.entries,
-			PartialSuccess: true,
-		}
+		req := request(w.template, b.entries)
 		buf, err := encodePooled(req, b.size)
 		n := 0
 		if err == nil {
