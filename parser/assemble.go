@@ -182,8 +182,9 @@ type Assembler struct {
 	head, tail *pending
 	waiting    int
 
-	ready []readyItem // complete, not yet handed out, in completion order
-	free  []*pending  // recycled events for reuse (Recycle)
+	ready  []readyItem // complete, not yet handed out, in completion order
+	free   []*pending  // recycled events for reuse (Recycle)
+	fields fieldPool   // recycled events' field arrays, for ParseLine and ParseJournal
 
 	seen    seenSet
 	stats   AssemblerStats
@@ -833,10 +834,11 @@ const maxFree = 1024
 // Recycle gives events back to the Assembler once the caller is completely done with them:
 // their memory (about 1 KB each, the Event with room for its first records, argv and rule
 // keys) is reused for later events instead of being allocated again and collected by the
-// GC. Calling it is optional; without it nothing is reused.
+// GC, and their records' field arrays by the Assembler's ParseLine and ParseJournal. Calling
+// it is optional; without it nothing is reused.
 //
-// After Recycle the Events of items, and the slices reachable from them (Records, Argv,
-// Keys, Paths), must not be used any more: a later event will overwrite them. Strings taken
+// After Recycle the Events of items, and the slices reachable from them (Records, their
+// Fields, Argv, Keys, Paths), must not be used any more: a later event will overwrite them. Strings taken
 // from them stay valid (they live in the records' own buffers, which are not reused).
 // Items that are not events, events this package did not make, copies of events, and events
 // recycled already are ignored. Recycle clears the Event pointers in items.
@@ -852,10 +854,20 @@ func (a *Assembler) Recycle(items []Item) {
 			continue
 		}
 		p.handedOut = false
+		for j := range ev.Records {
+			a.fields.put(ev.Records[j].Fields)
+		}
 		if len(a.free) < maxFree {
 			a.free = append(a.free, p)
 		}
 	}
+}
+
+func (a *Assembler) fieldPool() *fieldPool {
+	if a == nil {
+		return nil
+	}
+	return &a.fields
 }
 
 // InFlight returns the number of events waiting for completion (at most MaxInFlight).

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -29,11 +30,20 @@ func FuzzAssembler(f *testing.F) {
 		data = data[2:]
 		types := [...]uint16{1300, 1309, 1302, 1307, 1327, 1320, 1306, 1400, 1101, 1200, 1201, 1305, 1319, 2000, 1999, 1324}
 		nodes := [...]string{"", "n1", "n2"}
-		var history []Record
+		var history [][]byte // lines added, for replays
 		serial := uint64(100)
 		ms := baseMs
 		now := wall0
 		emitted := uint64(0)
+		add := func(line []byte) {
+			// The assembler's own parse, as the plugin does: records' field arrays come
+			// from recycled events, and a replay is a fresh parse of the same line.
+			r, err := a.ParseLine(line)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			a.Add(r, now)
+		}
 		consume := func(items []Item) {
 			for _, it := range items {
 				switch it.Kind {
@@ -45,6 +55,10 @@ func FuzzAssembler(f *testing.F) {
 					for _, r := range e.Records {
 						if r.Key != e.Key {
 							t.Fatalf("record %+v in event %+v", r.Key, e.Key)
+						}
+						// Fields in a reused array read as a fresh parse of the text.
+						if w, err := ParseLine([]byte(r.Text)); err != nil || !reflect.DeepEqual(w.Fields, r.Fields) {
+							t.Fatalf("record %q: fields %+v, want %+v (%v)", r.Text, r.Fields, w.Fields, err)
 						}
 					}
 					emitted += uint64(len(e.Records))
@@ -82,12 +96,15 @@ func FuzzAssembler(f *testing.F) {
 				default:
 					kv = []string{"v=" + strconv.Itoa(int(op>>3))}
 				}
-				r := synth(typ, nodes[(x>>4)%3], "", ms, serial, kv...)
-				history = append(history, r)
-				a.Add(r, now)
+				line := synth(typ, nodes[(x>>4)%3], "", ms, serial, kv...).Text
+				if n := nodes[(x>>4)%3]; n != "" {
+					line = "node=" + n + " " + line
+				}
+				history = append(history, []byte(line))
+				add([]byte(line))
 			case 4:
 				if len(history) > 0 {
-					a.Add(history[(int(x)<<8|int(y))%len(history)], now)
+					add(history[(int(x)<<8|int(y))%len(history)])
 				}
 			case 5:
 				now = now.Add(time.Duration(x) * 8 * time.Millisecond)

@@ -39,7 +39,13 @@ const enrichedSep = 0x1d
 // Record.Text is valid UTF-8: a line that is not is escaped as a whole (see Escape) before it
 // is split, so Key and Raw are then in escaped form too, and Value equals Raw for fields that
 // were not hex-decoded.
-func ParseLine(line []byte) (Record, error) {
+func ParseLine(line []byte) (Record, error) { return parseLine(line, nil) }
+
+// ParseLine is the package's ParseLine, with the record's fields stored in an array of an
+// event given back through Recycle when there is one. a may be nil.
+func (a *Assembler) ParseLine(line []byte) (Record, error) { return parseLine(line, a.fieldPool()) }
+
+func parseLine(line []byte, pool *fieldPool) (Record, error) {
 	line = trimEOL(line)
 	var enriched []byte
 	hasEnriched := false
@@ -107,12 +113,20 @@ func ParseLine(line []byte) (Record, error) {
 	b.start(t, stamp, body, enriched, node, nil)
 	r.Text = b.text
 	r.Key.Node = b.node
-	r.Fields, r.Enriched = b.fields(t, hasEnriched)
+	r.Fields, r.Enriched = b.fields(t, hasEnriched, pool)
 	return r, nil
 }
 
 // ParseJournal parses one journal record.
-func ParseJournal(j JournalRecord) (Record, error) {
+func ParseJournal(j JournalRecord) (Record, error) { return parseJournal(j, nil) }
+
+// ParseJournal is the package's ParseJournal, with the record's fields stored in an array of
+// an event given back through Recycle when there is one. a may be nil.
+func (a *Assembler) ParseJournal(j JournalRecord) (Record, error) {
+	return parseJournal(j, a.fieldPool())
+}
+
+func parseJournal(j JournalRecord, pool *fieldPool) (Record, error) {
 	msg := trimEOL(j.Message)
 	body := msg
 	var t uint16
@@ -175,7 +189,7 @@ func ParseJournal(j JournalRecord) (Record, error) {
 	r.Text = b.text
 	r.Key.Node = b.node
 	r.Key.BootID = b.boot
-	r.Fields, r.Enriched = b.fields(t, false)
+	r.Fields, r.Enriched = b.fields(t, false, pool)
 	return r, nil
 }
 
@@ -427,7 +441,7 @@ func (b *recordBuilder) start(t uint16, stamp, body, enriched, node, boot []byte
 }
 
 // fields tokenizes the body (the part of Text after "): ") and the ENRICHED suffix.
-func (b *recordBuilder) fields(t uint16, hasEnriched bool) (fields, enriched []Field) {
+func (b *recordBuilder) fields(t uint16, hasEnriched bool, pool *fieldPool) (fields, enriched []Field) {
 	// The header is ASCII without backslashes (a type name and a checked stamp), so escaping
 	// the text never moves the body.
 	body := b.text[b.bodyOff:]
@@ -435,7 +449,7 @@ func (b *recordBuilder) fields(t uint16, hasEnriched bool) (fields, enriched []F
 	if n == 0 {
 		return nil, nil
 	}
-	all := make([]Field, 0, n)
+	all := pool.get(n)
 	var tk tokenizer
 	tk.rtype = t
 	tk.plainType = !adjustsTypes(t)
@@ -451,9 +465,10 @@ func (b *recordBuilder) fields(t uint16, hasEnriched bool) (fields, enriched []F
 		all = tk.run(b.enriched, all, false)
 	}
 	tk.finishHex(all[:nf], b.spare)
-	fields = all[:nf:nf]
+	fields = all[:nf]
 	if len(all) > nf {
-		enriched = all[nf:]
+		// Capped, so that appending to the fields cannot overwrite the enriched ones.
+		fields, enriched = all[:nf:nf], all[nf:]
 	}
 	if len(fields) == 0 {
 		fields = nil

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -72,7 +73,14 @@ func TestRecycleRandom(t *testing.T) {
 		if round%3 == 0 {
 			lines = auditdEvent(baseMs+int64(round), s)
 		}
-		addLines(t, a, at(time.Duration(round)*time.Millisecond), lines...)
+		for _, l := range lines {
+			// The assembler's own parse: field arrays come from recycled events.
+			r, err := a.ParseLine([]byte(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Add(r, at(time.Duration(round)*time.Millisecond))
+		}
 		out = a.Drain(at(time.Duration(round)*time.Millisecond+time.Second), out[:0])
 		for _, e := range events(out) {
 			if given[e] {
@@ -90,6 +98,9 @@ func TestRecycleRandom(t *testing.T) {
 				if r.Text != want[i] {
 					t.Fatalf("event %d record %d: %q, want %q", e.Key.Serial, i, r.Text, want[i])
 				}
+				if w := mustParse(t, want[i]); !reflect.DeepEqual(r.Fields, w.Fields) {
+					t.Fatalf("event %d record %d fields:\n%+v\nwant\n%+v", e.Key.Serial, i, r.Fields, w.Fields)
+				}
 			}
 		}
 		if round%2 == 0 {
@@ -103,4 +114,85 @@ func TestRecycleRandom(t *testing.T) {
 		t.Fatalf("only %d events reused recycled memory", reused)
 	}
 	checkAccounting(t, a)
+}
+
+// TestRecycleFieldArrays: records parsed by the assembler after a Recycle are stored in the
+// recycled records' field arrays, read the same as the package functions' records, and a
+// record whose fields share their array with ENRICHED fields neither gives nor takes one
+// that could overlap.
+func TestRecycleFieldArrays(t *testing.T) {
+	a := NewAssembler(AssemblerConfig{})
+	lines := auditdEvent(baseMs, 10)
+	for _, l := range lines {
+		r, err := a.ParseLine([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Add(r, wall0)
+	}
+	items := a.Drain(wall0, nil)
+	if len(items) != 1 {
+		t.Fatalf("got %d items", len(items))
+	}
+	arrays := map[*Field]bool{}
+	for _, r := range items[0].Event.Records {
+		if cap(r.Fields) > 0 {
+			arrays[&r.Fields[:1][0]] = true
+		}
+	}
+	a.Recycle(items)
+
+	// The next event's records land in those arrays, in full.
+	syscall := cosEvent(baseMs+1000, 11)[0]
+	r, err := a.ParseLine([]byte(syscall))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !arrays[&r.Fields[:1][0]] {
+		t.Fatal("the record's fields are not in a recycled array")
+	}
+	if w := mustParse(t, syscall); !reflect.DeepEqual(r.Fields, w.Fields) {
+		t.Fatalf("fields in a recycled array:\n%+v\nwant\n%+v", r.Fields, w.Fields)
+	}
+	j, err := a.ParseJournal(JournalRecord{Message: []byte(`SYSCALL arch=c000003e syscall=59 success=yes exit=0 pid=7 comm="ls"`),
+		AuditType: []byte("1300"), AuditID: []byte("12"), SourceRealtime: []byte("1795635276000000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !arrays[&j.Fields[:1][0]] || len(j.Fields) != 6 || j.Fields[5].Key != "comm" || j.Fields[5].Value != "ls" {
+		t.Fatalf("journal record in a recycled array: %v, %+v", arrays[&j.Fields[:1][0]], j.Fields)
+	}
+
+	// ENRICHED: fields and enriched fields share an array; the fields are capped so that
+	// appending to them cannot reach the enriched ones, and that capped slice is not kept.
+	enr := "type=SYSCALL msg=audit(1795635275.000:20): arch=c000003e syscall=59 uid=0 auid=1000\x1dARCH=x86_64 SYSCALL=execve UID=\"root\" AUID=\"user\""
+	er, err := a.ParseLine([]byte(enr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(er.Enriched) != 4 || cap(er.Fields) != len(er.Fields) {
+		t.Fatalf("enriched record: %d fields (cap %d), %d enriched", len(er.Fields), cap(er.Fields), len(er.Enriched))
+	}
+	before := len(a.fields.free[fieldClass(cap(er.Fields))])
+	a.fields.put(er.Fields)
+	if len(a.fields.free[fieldClass(cap(er.Fields))]) != before {
+		t.Fatal("a capped field slice sharing its array with enriched fields was kept for reuse")
+	}
+	if er.Enriched[0].Key != "ARCH" || er.Enriched[3].Value != "user" {
+		t.Fatalf("enriched fields changed: %+v", er.Enriched)
+	}
+
+	// A nil assembler parses like the package functions.
+	var none *Assembler
+	if n, err := none.ParseLine([]byte(syscall)); err != nil || !reflect.DeepEqual(n.Fields, r.Fields) {
+		t.Fatalf("nil assembler: %v, %+v", err, n.Fields)
+	}
+}
+
+func TestFieldClass(t *testing.T) {
+	for _, tc := range []struct{ n, class int }{{0, 0}, {1, 0}, {8, 0}, {9, 1}, {16, 1}, {25, 2}, {256, 5}, {257, -1}} {
+		if c := fieldClass(tc.n); c != tc.class {
+			t.Errorf("fieldClass(%d) = %d, want %d", tc.n, c, tc.class)
+		}
+	}
 }

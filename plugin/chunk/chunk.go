@@ -440,18 +440,19 @@ func auditLine(b []byte) ([]byte, bool) {
 }
 
 // Parse turns an input into a parser record, or into an Unparsed saying why not. ts is the
-// record time Decode passed along with the input.
-func (in *Input) Parse(ts time.Time) (parser.Record, *parser.Unparsed) {
+// record time Decode passed along with the input. The record's field array comes from asm's
+// recycled events (see Assembler.ParseLine); asm may be nil.
+func (in *Input) Parse(ts time.Time, asm *parser.Assembler) (parser.Record, *parser.Unparsed) {
 	switch in.Kind {
 	case KindJournal:
-		r, err := parser.ParseJournal(in.Journal)
+		r, err := asm.ParseJournal(in.Journal)
 		if err == nil {
 			return r, nil
 		}
 		return parser.Record{}, &parser.Unparsed{Text: escape(in.Journal.Message), Reason: "journal record: " + err.Error(),
 			Node: string(in.Node), Time: ts}
 	case KindLine:
-		r, err := parser.ParseLine(in.Line)
+		r, err := asm.ParseLine(in.Line)
 		if err == nil {
 			return r, nil
 		}

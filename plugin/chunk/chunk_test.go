@@ -371,7 +371,7 @@ func TestInputParse(t *testing.T) {
 	var recs []string
 	var unparsed []*parser.Unparsed
 	Decode(w.Bytes(), func(ts time.Time, in Input) {
-		r, u := in.Parse(ts)
+		r, u := in.Parse(ts, nil)
 		if u != nil {
 			unparsed = append(unparsed, u)
 			return

@@ -419,7 +419,7 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 }
 
 func (i *Instance) addLocked(ts time.Time, in chunk.Input, now time.Time) {
-	rec, u := in.Parse(ts)
+	rec, u := in.Parse(ts, i.asm)
 	if u == nil {
 		i.asm.Add(rec, now)
 		return
