@@ -184,7 +184,7 @@ func benchSteady(b *testing.B, w e2eWorkload) {
 
 // offHeapLaps holds the chunks of the measured rounds outside the Go heap, where fluent-bit's
 // chunks are (C memory the plugin only reads during the call). Generating a round's chunk
-// in the loop made four times the garbage the plugin makes (fmt, the msgpack writer), and the
+// in the loop made twice the garbage the plugin makes (fmt, the msgpack writer), and the
 // collections it triggered landed in the measured part: ours was charged for garbage no node
 // makes. Pre-generated chunks in the Go heap would be no better: a larger live heap makes
 // collections rarer than on a node. Unmapping at the end also proves nothing kept a chunk.
