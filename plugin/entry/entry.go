@@ -153,7 +153,7 @@ func fieldSize(k, inner int) int {
 func elemSize(inner int) int { return 1 + sizeVarint(inner) + inner }
 
 func (b *Builder) start(a *arena, ts time.Time, id string, sev ltype.LogSeverity) (*entryNode, *loggingpb.LogEntry) {
-	en := a.entry()
+	en := a.entry(b)
 	e := &en.e
 	e.InsertId = id
 	en.ts.Seconds = ts.Unix()
@@ -164,7 +164,7 @@ func (b *Builder) start(a *arena, ts time.Time, id string, sev ltype.LogSeverity
 }
 
 // finish encodes the payload tree of the build into e.
-func (a *arena) finish(e *loggingpb.LogEntry) { setPayload(e, a.tree.encodeField(a)) }
+func (a *arena) finish(e *loggingpb.LogEntry) { setPayload(e, a.tree.encodeField(a, nodeOf(e))) }
 
 func (b *Builder) buildUnparsed(a *arena, u *parser.Unparsed) *loggingpb.LogEntry {
 	_, e := b.start(a, u.Time, unparsedID(u), ltype.LogSeverity_WARNING)

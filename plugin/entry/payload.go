@@ -330,11 +330,11 @@ func (p *payload) appendObjBody(b []byte, i int32) []byte {
 	return b
 }
 
-// encodeField returns the tree as LogEntry field 6 (json_payload), in a's byte chunks.
-func (p *payload) encodeField(a *arena) []byte {
+// encodeField returns the tree as LogEntry field 6 (json_payload) of en, in a's byte chunks.
+func (p *payload) encodeField(a *arena, en *entryNode) []byte {
 	p.sizeTree(0)
 	body := p.nodes[0].body
-	b := a.take(sizeBytes(int(body)))
+	b := a.takePayload(en, sizeBytes(int(body)))
 	b = append(b, tagJSONPayload)
 	b = appendVarint(b, body)
 	b = p.appendObjBody(b, 0)

@@ -263,7 +263,7 @@ func checkTree(t *testing.T, data []byte) {
 	g := &treeGen{data: data}
 	g.object(root, want, 0)
 	a := new(arena)
-	field := p.encodeField(a)
+	field := p.encodeField(a, new(entryNode))
 	// The field is LogEntry.json_payload: tag, length, Struct.
 	num, typ, n := protowire.ConsumeTag(field)
 	body, m := protowire.ConsumeBytes(field[max(n, 0):])

@@ -643,6 +643,9 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	if len(res.Unsent) == 0 {
 		i.backoff = 0
 		i.nextTry = time.Time{}
+		// Every entry is sent or dropped (and logged above): their memory is reused. (After
+		// a Retry the few sent ones are left to the GC rather than sorted out.)
+		i.builder.Release(batch)
 		return delivery.OK
 	}
 	// Unsent entries go back in front of anything queued meanwhile, in their original order,
