@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"sync"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/grpc/encoding"
@@ -49,28 +50,81 @@ func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{buf}, nil
 }
 
-// encodePooled encodes req like encodeRequest, into a buffer from gRPC's pool when the
-// request is large (as gRPC's own codec does): a request is up to 10 MB, and one fresh
-// buffer per request is most of the bytes the writer allocates. Free the buffer after use.
+// encodePooled encodes req like encodeRequest, into a reused buffer when the request is
+// large (as gRPC's own codec does): a request is up to 10 MB, and one fresh buffer per
+// request was most of the bytes the writer allocates. Free the buffer after use.
 func encodePooled(req *loggingpb.WriteLogEntriesRequest, sizeHint int) (mem.Buffer, error) {
 	if mem.IsBelowBufferPoolingThreshold(sizeHint) {
 		b, err := encodeRequest(req, sizeHint)
 		return mem.SliceBuffer(b), err
 	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(sizeHint)
+	buf := requestBuffers.Get(sizeHint)
 	b, err := appendRequest((*buf)[:0], req)
 	if err != nil {
-		pool.Put(buf)
+		requestBuffers.Put(buf)
 		return nil, err
 	}
 	if cap(b) != cap(*buf) {
 		// The hint was short and append moved the bytes: the pooled buffer goes back unused.
-		pool.Put(buf)
+		requestBuffers.Put(buf)
 		return mem.SliceBuffer(b), nil
 	}
 	*buf = b
-	return mem.NewBuffer(buf, pool), nil
+	return mem.NewBuffer(buf, requestBuffers), nil
+}
+
+// requestBuffers keeps the last few request buffers for the next requests. gRPC's default
+// pool zeroes the whole buffer (1 MB for a 600 KB request) on every Get and loses its
+// buffers at every GC cycle (sync.Pool); a request is written from its first byte to its
+// last, so zeroing is not needed, and a plain list survives the GC.
+var requestBuffers = &bufferList{}
+
+const (
+	keptBuffers   = 2       // a write at a time per instance, and its split requests one after another
+	maxKeptBuffer = 4 << 20 // larger requests (Max_Request_Bytes is up to 10 MB) get a buffer each time
+)
+
+type bufferList struct {
+	mu   sync.Mutex
+	bufs []*[]byte
+}
+
+// Get returns a buffer of length n; its bytes are not zeroed.
+func (l *bufferList) Get(n int) *[]byte {
+	l.mu.Lock()
+	for i := len(l.bufs) - 1; i >= 0; i-- {
+		if b := l.bufs[i]; cap(*b) >= n {
+			l.bufs = append(l.bufs[:i], l.bufs[i+1:]...)
+			l.mu.Unlock()
+			*b = (*b)[:n]
+			return b
+		}
+	}
+	l.mu.Unlock()
+	b := make([]byte, n)
+	return &b
+}
+
+func (l *bufferList) Put(b *[]byte) {
+	if cap(*b) > maxKeptBuffer {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.bufs) < keptBuffers {
+		l.bufs = append(l.bufs, b)
+		return
+	}
+	// Full: keep the larger buffers, which fit more requests.
+	smallest := 0
+	for i, k := range l.bufs {
+		if cap(*k) < cap(*l.bufs[smallest]) {
+			smallest = i
+		}
+	}
+	if cap(*l.bufs[smallest]) < cap(*b) {
+		l.bufs[smallest] = b
+	}
 }
 
 // encodeRequest is proto.Marshal(req), up to map order. sizeHint only presizes the

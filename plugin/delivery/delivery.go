@@ -80,6 +80,8 @@ type Writer interface {
 	// Write sends all entries, split into requests under MaxRequestBytes, with request-level
 	// log_name, resource and labels, partial_success=true. Every call is bounded by
 	// WriteTimeout. It stops at the first request that fails with a retryable error.
+	// Write must not keep entries, or anything reached from them, once it returns (Unsent
+	// and Rejected excepted): the caller reuses their memory (entry.Builder.Release).
 	Write(ctx context.Context, entries []*loggingpb.LogEntry) Result
 	Close() error
 }
