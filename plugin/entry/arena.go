@@ -92,8 +92,16 @@ type arena struct {
 	ends   []int    // where each value ends in interp
 	vals   []string // the values, over interp
 	view   parser.Event
+	// keySeqs: per record type (by its number modulo the length), the last key sequence
+	// found free of repeats (see uniqueKeys). The keys keep one record's text alive each.
+	keySeqs [32]keySeq
 	recs   []parser.Record
 	fields []parser.Field
+}
+
+type keySeq struct {
+	typ  uint16
+	keys []string
 }
 
 var arenas = sync.Pool{New: func() any { return new(arena) }}

@@ -664,6 +664,38 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 }
 
+// TestKnownKeySequences: a record whose type was last seen with keys free of repeats is
+// still checked when its own keys differ (same count, a repeat), and the next clean record
+// of the type is written as it is.
+func TestKnownKeySequences(t *testing.T) {
+	b := NewBuilder(Options{})
+	line := `type=USER_ACCT msg=audit(1795637126.300:30): pid=1 uid=0 auid=1000 ses=1`
+	for i, tc := range []struct {
+		keys []string
+		want map[string]any
+	}{
+		{[]string{"pid", "uid", "auid", "ses"}, map[string]any{"pid": "1", "uid": "root", "auid": "1000", "ses": "1"}},
+		{[]string{"pid", "uid", "auid", "ses"}, map[string]any{"pid": "1", "uid": "root", "auid": "1000", "ses": "1"}},
+		{[]string{"pid", "uid", "pid", "ses"}, map[string]any{"pid": "1", "uid": "root", "pid_2": "1000", "ses": "1"}},
+		{[]string{"pid", "uid", "auid", "uid"}, map[string]any{"pid": "1", "uid": "root", "auid": "1000", "uid_2": "1"}},
+		{[]string{"pid", "uid", "auid", "ses"}, map[string]any{"pid": "1", "uid": "root", "auid": "1000", "ses": "1"}},
+	} {
+		ev := single(t, line, parser.Summary{})
+		for j, k := range tc.keys {
+			ev.Records[0].Fields[j].Key = k
+		}
+		f := path(jsonOf(t, build(t, b, ev)), "records", 0, "fields").(map[string]any)
+		if len(f) != len(tc.want) {
+			t.Fatalf("record %d: fields %v, want %v", i, f, tc.want)
+		}
+		for k := range tc.want {
+			if _, ok := f[k]; !ok {
+				t.Fatalf("record %d: fields %v, want %v", i, f, tc.want)
+			}
+		}
+	}
+}
+
 // TestManyRepeatedKeys: a hostile record repeating keys stays linear (this test would take
 // minutes with a quadratic de-duplication) and keeps every value.
 func TestManyRepeatedKeys(t *testing.T) {

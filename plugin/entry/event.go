@@ -202,7 +202,7 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		root.boolean(kTruncated, true)
 	}
 	b.argv(proc, ev, argv, title, &pl)
-	b.records(root, recs, vals, &pl)
+	b.records(a, root, recs, vals, &pl)
 	a.finish(e)
 
 	if (pl.truncated || est > b.max) && proto.Size(e) > b.max {
@@ -622,7 +622,7 @@ func truncated(s string, n int) string {
 	return c + "…[truncated " + strconv.Itoa(len(s)-len(c)) + " bytes]"
 }
 
-func (b *Builder) records(root obj, ev *parser.Event, vals []string, pl *plan) {
+func (b *Builder) records(a *arena, root obj, ev *parser.Event, vals []string, pl *plan) {
 	if len(ev.Records) == 0 {
 		return
 	}
@@ -658,13 +658,13 @@ func (b *Builder) records(root obj, ev *parser.Event, vals []string, pl *plan) {
 		ro := l.elem(count(true, len(r.Fields) > 0, raw != ""))
 		ro.str(kType, parser.TypeName(r.Type))
 		if len(r.Fields) > 0 {
-			b.fields(ro, r, rv, pl)
+			b.fields(a, ro, r, rv, pl)
 		}
 		ro.str(kRaw, raw)
 	}
 }
 
-func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
+func (b *Builder) fields(a *arena, ro obj, r *parser.Record, vals []string, pl *plan) {
 	keep := len(r.Fields)
 	if pl.fieldLimit >= 0 {
 		used := 0
@@ -679,7 +679,7 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 	}
 	fo := ro.flatChild(kFields)
 	defer fo.end()
-	if keep > maxFilteredKeys || repeatsKey(r.Fields[:keep]) {
+	if keep > maxFilteredKeys || !a.uniqueKeys(r.Type, r.Fields[:keep]) {
 		fieldsWithRepeats(fo, r, vals, keep, pl)
 	} else {
 		// repeatsKey has checked that every key is valid UTF-8: clean would return it as is.
@@ -694,6 +694,35 @@ func (b *Builder) fields(ro obj, r *parser.Record, vals []string, pl *plan) {
 		}
 		fo.str("_truncated", "[... "+strconv.Itoa(len(r.Fields)-keep)+" fields, "+strconv.Itoa(bytes)+" bytes left out ...]")
 	}
+}
+
+// uniqueKeys reports whether no two fields share a key, or may once cleaned (repeatsKey).
+// Records of one type nearly always carry the same keys in the same order, so the last
+// sequence of each type found free of repeats is kept (per arena, without locking) and a
+// record with exactly those keys needs no check: comparing them costs a third of checking.
+func (a *arena) uniqueKeys(t uint16, fs []parser.Field) bool {
+	slot := &a.keySeqs[t%uint16(len(a.keySeqs))]
+	if slot.typ == t && len(slot.keys) == len(fs) {
+		same := true
+		for i := range fs {
+			if fs[i].Key != slot.keys[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	if repeatsKey(fs) {
+		return false
+	}
+	slot.typ = t
+	slot.keys = slot.keys[:0]
+	for i := range fs {
+		slot.keys = append(slot.keys, fs[i].Key)
+	}
+	return true
 }
 
 // maxFilteredKeys bounds the records repeatsKey checks: its filter fills up on more keys, and
