@@ -95,8 +95,8 @@ type arena struct {
 	// keySeqs: per record type (by its number modulo the length), the last key sequence
 	// found free of repeats (see uniqueKeys). The keys keep one record's text alive each.
 	keySeqs [32]keySeq
-	recs   []parser.Record
-	fields []parser.Field
+	recs    []parser.Record
+	fields  []parser.Field
 }
 
 type keySeq struct {

@@ -182,10 +182,6 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 			defer func() { clear(a.recs); clear(a.fields); a.view = parser.Event{} }()
 		}
 	}
-	// Interpreted values first: their lengths decide whether anything has to be cut.
-	vals := a.interpretAll(recs, b.o.Names)
-	defer clear(vals) // the pooled scratch must not keep this event's strings alive
-
 	argv := ev.Summary.Argv
 	for i, s := range argv {
 		if c := clean(s); len(c) != len(s) {
@@ -194,9 +190,29 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		}
 	}
 
+	// Nearly every event fits the cap as it is: argv and the records are written without a
+	// plan, each field interpreted straight into the payload. An event that turns out over
+	// the cap is written again below with a plan of what to cut.
+	fixedEst := est
 	root := a.tree.reset(&est)
 	proc, title, cut := b.eventFixed(a, root, ev, node, argv)
+	if cut {
+		root.boolean(kTruncated, true)
+	}
+	whole := noPlan()
+	b.argv(proc, ev, argv, title, &whole)
+	b.records(a, root, recs, nil, &whole)
+	if est <= b.max { // est is an upper bound of the entry's size
+		a.finish(e)
+		return e
+	}
 
+	// Interpreted values first: their lengths decide what has to be cut.
+	est = fixedEst
+	vals := a.interpretAll(recs, b.o.Names)
+	defer clear(vals) // the pooled scratch must not keep this event's strings alive
+	root = a.tree.reset(&est)
+	proc, title, cut = b.eventFixed(a, root, ev, node, argv)
 	pl := b.plan(recs, vals, argv, b.max-est)
 	if pl.truncated || cut {
 		root.boolean(kTruncated, true)
@@ -314,6 +330,13 @@ func (a *arena) interpretAll(ev *parser.Event, names *parser.Names) []string {
 	}
 	a.interp, a.ends, a.vals = buf, ends, vals
 	return vals
+}
+
+// interpretRecord is interpretAll for one record (for the rare record that repeats keys,
+// when the event is written without interpretAll).
+func (a *arena) interpretRecord(r *parser.Record, names *parser.Names) []string {
+	one := parser.Event{Records: []parser.Record{*r}}
+	return a.interpretAll(&one, names)
 }
 
 func cleanAll(in []string, from int) []string {
@@ -622,6 +645,9 @@ func truncated(s string, n int) string {
 	return c + "…[truncated " + strconv.Itoa(len(s)-len(c)) + " bytes]"
 }
 
+// records writes the records list. vals are the fields' interpreted values in order, as
+// interpretAll returns them, or nil to interpret each field straight into the payload
+// (without a plan: pl must cut nothing).
 func (b *Builder) records(a *arena, root obj, ev *parser.Event, vals []string, pl *plan) {
 	if len(ev.Records) == 0 {
 		return
@@ -635,7 +661,10 @@ func (b *Builder) records(a *arena, root obj, ev *parser.Event, vals []string, p
 	off := 0
 	for i := range ev.Records {
 		r := &ev.Records[i]
-		rv := vals[off : off+len(r.Fields)]
+		var rv []string
+		if vals != nil {
+			rv = vals[off : off+len(r.Fields)]
+		}
 		off += len(r.Fields)
 		if i >= cut[0] && i < cut[1] {
 			if i == cut[0] {
@@ -680,9 +709,17 @@ func (b *Builder) fields(a *arena, ro obj, r *parser.Record, vals []string, pl *
 	fo := ro.flatChild(kFields)
 	defer fo.end()
 	if keep > maxFilteredKeys || !a.uniqueKeys(r.Type, r.Fields[:keep]) {
+		if vals == nil {
+			vals = a.interpretRecord(r, b.o.Names)
+			defer clear(vals)
+		}
 		fieldsWithRepeats(fo, r, vals, keep, pl)
+	} else if vals == nil {
+		// uniqueKeys has checked that every key is valid UTF-8: clean would return it as is.
+		for j := range r.Fields {
+			fo.interpreted(r, &r.Fields[j], b.o.Names)
+		}
 	} else {
-		// repeatsKey has checked that every key is valid UTF-8: clean would return it as is.
 		for j := 0; j < keep; j++ {
 			fo.field(r.Fields[j].Key, truncatedVal(vals[j], pl))
 		}

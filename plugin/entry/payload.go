@@ -5,6 +5,9 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/gke-audit/auditd-cloud-logging/internal/ascii"
+	"github.com/gke-audit/auditd-cloud-logging/parser"
+
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -207,6 +210,58 @@ func (f flatObj) field(k, v string) {
 	b = appendVarint(b, int32(len(v)))
 	f.p.flat = append(b, v...)
 	*f.est += len(f.p.flat) - start // exact
+}
+
+// interpreted adds field fl of record r (whose key is valid UTF-8) with its value
+// interpreted (parser.AppendInterpret) straight into the wire bytes, as interpretAll and
+// field would write it: a quoted value left as it was is stored bare, a value that is not
+// valid UTF-8 is cleaned. The three lengths that depend on the value are written as one
+// byte each and set once the value is there; a value too long for that (rare) is moved.
+func (f flatObj) interpreted(r *parser.Record, fl *parser.Field, names *parser.Names) {
+	k := fl.Key
+	b := f.p.flat
+	start := len(b)
+	b = append(b, tagField1Bytes, 0, tagField1Bytes)
+	b = appendVarint(b, int32(len(k)))
+	b = append(b, k...)
+	b = append(b, tagField2Bytes, 0, tagStringValue, 0)
+	vstart := len(b)
+	b = parser.AppendInterpret(b, r, fl, names)
+	v := b[vstart:]
+	if fl.Quoted && len(v) == len(fl.Value)+2 && v[0] == '"' && v[len(v)-1] == '"' && string(v[1:len(v)-1]) == fl.Value {
+		b = b[:vstart+copy(v, v[1:len(v)-1])]
+	} else if !ascii.Is(v) {
+		if c := clean(string(v)); len(c) != len(v) {
+			b = append(b[:vstart], c...)
+		}
+	}
+	n := len(b) - vstart
+	vs := sizeBytes(n)                      // the Value: string_value's tag, length, bytes
+	es := sizeBytes(len(k)) + sizeBytes(vs) // the map entry: key and value fields
+	if n < 1<<7 && vs < 1<<7 && es < 1<<7 {
+		b[start+1], b[vstart-3], b[vstart-1] = byte(es), byte(vs), byte(n)
+	} else {
+		// Lay the head out again with full-width lengths and move the value behind it.
+		var head [48]byte
+		h := append(head[:0], tagField1Bytes)
+		h = appendVarint(h, int32(es))
+		h = append(h, tagField1Bytes)
+		h = appendVarint(h, int32(len(k)))
+		hk := len(h) // the key follows here
+		h2 := append(head[hk:hk], tagField2Bytes)
+		h2 = appendVarint(h2, int32(vs))
+		h2 = append(h2, tagStringValue)
+		h2 = appendVarint(h2, int32(n))
+		old := vstart - start - len(k) // head bytes written before: 4 + key length varint
+		grow := (hk + len(h2)) - old
+		b = append(b, make([]byte, grow)...)
+		copy(b[vstart+grow:], b[vstart:vstart+n])
+		copy(b[start+hk:], k)
+		copy(b[start:], h[:hk])
+		copy(b[start+hk+len(k):], h2)
+	}
+	f.p.flat = b
+	*f.est += len(b) - start // exact
 }
 
 // str adds a string field unless it is empty.
