@@ -97,6 +97,7 @@ type arena struct {
 	keySeqs [32]keySeq
 	recs    []parser.Record
 	fields  []parser.Field
+	rec     parser.Record // withoutArgs's copy
 }
 
 type keySeq struct {

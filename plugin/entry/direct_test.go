@@ -6,8 +6,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestInterpretedField: a field interpreted straight into the payload (flatObj.interpreted,
@@ -81,5 +84,55 @@ func TestInterpretedField(t *testing.T) {
 	}
 	if fields < 10000 || long2 < 4 {
 		t.Fatalf("compared %d fields, %d with long values or keys: the corpus did not load", fields, long2)
+	}
+}
+
+// TestPlannedPathSame: every event of the corpus (audit.log, the ENRICHED log, the journal's
+// records) gives the same entry whether it is written directly (how fitting events are) or
+// through interpretAll and a plan that cuts nothing (how events over the cap start).
+func TestPlannedPathSame(t *testing.T) {
+	asm := parser.NewAssembler(parser.AssemblerConfig{MaxInFlight: 1 << 20})
+	now := time.Unix(1795637126, 0)
+	var items []parser.Item
+	for _, name := range []string{"audit.log", "audit-enriched.log"} {
+		f, err := os.Open("../../parser/testdata/corpus/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<22)
+		for sc.Scan() {
+			if r, err := parser.ParseLine(sc.Bytes()); err == nil {
+				asm.Add(r, now)
+			}
+		}
+		f.Close()
+	}
+	items = asm.DrainAll(items)
+	b := NewBuilder(Options{NodeName: testNode, IncludeRaw: true, MaxEntryBytes: 1 << 30})
+	wire := func(e *loggingpb.LogEntry) []byte {
+		w, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	events := 0
+	for _, it := range items {
+		if it.Kind != parser.ItemEvent {
+			continue
+		}
+		direct := wire(b.Build(it))
+		alwaysPlan = true
+		planned := wire(b.Build(it))
+		alwaysPlan = false
+		if !bytes.Equal(direct, planned) {
+			d, _ := Decoded(b.Build(it))
+			t.Fatalf("event %d: direct and planned entries differ; direct:\n%v", it.Event.Key.Serial, d)
+		}
+		events++
+	}
+	if events < 200 { // the two logs hold 119 and 116 events
+		t.Fatalf("only %d events compared", events)
 	}
 }

@@ -171,16 +171,11 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	est += costEntry
 
 	// recs is the event as far as the records list goes: without records when they are
-	// omitted, so neither their interpretation nor the size plan costs anything.
+	// omitted, so neither their interpretation nor the size plan costs anything. (Records
+	// leaves EXECVE arguments out itself; the plan works on a view without them.)
 	recs := ev
 	if b.o.OmitRecords {
 		recs = &parser.Event{} // plan and records read only Records
-	} else {
-		recs = withoutExecArgs(ev, a)
-		if recs != ev {
-			// The view's records and fields are the arena's scratch: drop their strings.
-			defer func() { clear(a.recs); clear(a.fields); a.view = parser.Event{} }()
-		}
 	}
 	argv := ev.Summary.Argv
 	for i, s := range argv {
@@ -202,13 +197,20 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	whole := noPlan()
 	b.argv(proc, ev, argv, title, &whole)
 	b.records(a, root, recs, nil, &whole)
-	if est <= b.max { // est is an upper bound of the entry's size
+	if est <= b.max && !alwaysPlan { // est is an upper bound of the entry's size
 		a.finish(e)
 		return e
 	}
 
 	// Interpreted values first: their lengths decide what has to be cut.
 	est = fixedEst
+	if !b.o.OmitRecords {
+		recs = withoutExecArgs(ev, a)
+		if recs != ev {
+			// The view's records and fields are the arena's scratch: drop their strings.
+			defer func() { clear(a.recs); clear(a.fields); a.view = parser.Event{} }()
+		}
+	}
 	vals := a.interpretAll(recs, b.o.Names)
 	defer clear(vals) // the pooled scratch must not keep this event's strings alive
 	root = a.tree.reset(&est)
@@ -228,6 +230,9 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	}
 	return e
 }
+
+// alwaysPlan makes every event take the planned path (tests compare the two paths).
+var alwaysPlan = false
 
 const typeExecve = 1309 // AUDIT_EXECVE
 
@@ -278,6 +283,21 @@ func withoutExecArgs(ev *parser.Event, a *arena) *parser.Event {
 	}
 	a.fields = fields
 	return view
+}
+
+// withoutArgs returns a copy of an EXECVE record without its argument fields (see
+// withoutExecArgs), in a's scratch space, valid until the next call.
+func (a *arena) withoutArgs(r *parser.Record) *parser.Record {
+	fields := a.fields[:0]
+	for _, f := range r.Fields {
+		if !isArgField(f.Key) {
+			fields = append(fields, f)
+		}
+	}
+	a.fields = fields
+	a.rec = *r
+	a.rec.Fields = fields[:len(fields):len(fields)]
+	return &a.rec
 }
 
 // isArgField matches EXECVE argument keys: a0, a12, a3_len, a3[0].
@@ -353,10 +373,10 @@ func cleanAll(in []string, from int) []string {
 func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
 	sm := &ev.Summary
 	// The summary is written in the arena's scratch (a stack buffer would escape: the
-	// writer's appends leak it) and copied into its byte chunks.
+	// writer's appends leak it), where it stays until the payload is encoded: no copy.
 	line := appendSummary(a.line[:0], ev)
 	a.line = line[:0]
-	root.str(kSummary, clean(a.string(line)))
+	root.str(kSummary, clean(unsafe.String(unsafe.SliceData(line), len(line))))
 	eventHead(root, ev, node)
 
 	// process
@@ -664,6 +684,8 @@ func (b *Builder) records(a *arena, root obj, ev *parser.Event, vals []string, p
 		var rv []string
 		if vals != nil {
 			rv = vals[off : off+len(r.Fields)]
+		} else if r.Type == typeExecve {
+			r = a.withoutArgs(r)
 		}
 		off += len(r.Fields)
 		if i >= cut[0] && i < cut[1] {
