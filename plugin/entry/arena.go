@@ -98,6 +98,9 @@ type arena struct {
 	recs    []parser.Record
 	fields  []parser.Field
 	rec     parser.Record // withoutArgs's copy
+	// users, syscalls: recently used shared objects (see memo)
+	users    memo[userKey]
+	syscalls memo[syscallKey]
 }
 
 type keySeq struct {

@@ -189,13 +189,12 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	// plan, each field interpreted straight into the payload. An event that turns out over
 	// the cap is written again below with a plan of what to cut.
 	fixedEst := est
-	root := a.tree.reset(&est)
-	proc, title, cut := b.eventFixed(a, root, ev, node, argv)
+	root := a.tree.resetStream(&est)
+	whole := noPlan()
+	_, _, cut := b.eventFixed(a, root, ev, node, argv, &whole)
 	if cut {
 		root.boolean(kTruncated, true)
 	}
-	whole := noPlan()
-	b.argv(proc, ev, argv, title, &whole)
 	b.records(a, root, recs, nil, &whole)
 	if est <= b.max && !alwaysPlan { // est is an upper bound of the entry's size
 		a.finish(e)
@@ -214,7 +213,7 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 	vals := a.interpretAll(recs, b.o.Names)
 	defer clear(vals) // the pooled scratch must not keep this event's strings alive
 	root = a.tree.reset(&est)
-	proc, title, cut = b.eventFixed(a, root, ev, node, argv)
+	proc, title, cut := b.eventFixed(a, root, ev, node, argv, nil)
 	pl := b.plan(recs, vals, argv, b.max-est)
 	if pl.truncated || cut {
 		root.boolean(kTruncated, true)
@@ -368,9 +367,10 @@ func cleanAll(in []string, from int) []string {
 	return out
 }
 
-// eventFixed writes every payload field except argv and records, and returns the process
-// object (argv is added to it after planning) and whether a title was written.
-func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, argv []string) (proc obj, title, cut bool) {
+// eventFixed writes every payload field except the records, and argv only when given the
+// plan for it (streaming needs each object complete in one go); otherwise it returns the
+// process object, for argv to be added to it after planning, and whether a title was written.
+func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, argv []string, argvPlan *plan) (proc obj, title, cut bool) {
 	sm := &ev.Summary
 	// The summary is written in the arena's scratch (a stack buffer would escape: the
 	// writer's appends leak it), where it stays until the payload is encoded: no copy.
@@ -397,11 +397,14 @@ func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, 
 		if sm.Argc > 0 {
 			proc.num("argc", float64(sm.Argc))
 		}
+		if argvPlan != nil {
+			b.argv(proc, ev, argv, title, argvPlan)
+		}
 	}
 
 	if short(sm.Acct) {
 		k := userKey{sm.AUID, sm.UID, sm.EUID, sm.GID, sm.Acct}
-		cut = shared(b, b.users, k, root, kUser, func(o obj) bool { return userObj(o, sm) }) || cut
+		cut = shared(b, b.users, k, root, kUser, &a.users, k.slot(), func(o obj) bool { return userObj(o, sm) }) || cut
 	} else {
 		cut = userObj(root, sm) || cut
 	}
@@ -410,7 +413,7 @@ func (b *Builder) eventFixed(a *arena, root obj, ev *parser.Event, node string, 
 	if sm.Syscall != "" {
 		if short(sm.Syscall) && short(sm.Arch) && short(sm.Success) && short(sm.Exit) && short(sm.ExitName) {
 			k := syscallKey{sm.Syscall, sm.Arch, sm.Success, sm.Exit, sm.ExitName}
-			cut = shared(b, b.syscalls, k, root, kSyscall, func(o obj) bool { return syscallObj(o, sm) }) || cut
+			cut = shared(b, b.syscalls, k, root, kSyscall, &a.syscalls, k.slot(), func(o obj) bool { return syscallObj(o, sm) }) || cut
 		} else {
 			cut = syscallObj(root, sm) || cut
 		}

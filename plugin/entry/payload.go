@@ -59,12 +59,35 @@ type pnode struct {
 	size, body int32
 }
 
-// payload is the tree of one entry's jsonPayload under construction.
+// payload is one entry's jsonPayload under construction: a tree, or a stream.
+//
+// Streaming: an event written without a plan (nearly every one, see buildEvent) has its
+// fields written in order, each object complete before the next field of its parent, so it
+// needs no tree: every value is written straight to out as wire bytes. An object or list
+// is written with a head (tags and lengths) sized for a body of 128 B to 16 KB; when it is
+// complete (the next write to an outer level, or the end) its head is rewritten with the
+// real lengths, moving the body when they take more or fewer bytes (a few bytes, for the
+// small objects). The bytes are the tree's, field for field (TestPlannedPathSame); writing
+// them this way took the tree's node, size and encode passes out of the build.
 type payload struct {
 	nodes []pnode
 	// flat holds the bodies of the pFlat objects: a pFlat node's first is the offset of
 	// its body here and body its length.
 	flat []byte
+
+	stream bool
+	out    []byte          // the streamed Struct body of the payload
+	open   []openContainer // the objects and lists being written, outermost first
+	head   []byte          // scratch of closeTop
+}
+
+// openContainer is an object or list being streamed.
+type openContainer struct {
+	start   int32  // offset in out of its head
+	headLen int32  // bytes written for the head
+	key     string // its key in the parent object; "" for a list element
+	list    bool   // a ListValue, else a Struct
+	elem    bool   // an element of a list
 }
 
 // reset empties the tree, keeping its capacity, and returns the root object.
@@ -72,15 +95,102 @@ func (p *payload) reset(est *int) obj {
 	clear(p.nodes) // the scratch is pooled: do not keep the last event's strings alive
 	p.nodes = append(p.nodes[:0], pnode{kind: pObj})
 	p.flat = p.flat[:0]
+	p.stream = false
+	clear(p.open)
+	p.open = p.open[:0]
 	return obj{p: p, n: 0, est: est}
 }
 
+// resetStream empties the payload for streaming and returns the root object.
+func (p *payload) resetStream(est *int) obj {
+	o := p.reset(est)
+	p.stream = true
+	p.out = p.out[:0]
+	return o
+}
+
 // obj is an object or list of the payload under construction, with the running size
-// estimate of the entry (see costField).
+// estimate of the entry (see costField). d is its depth when streaming (the root is 0).
 type obj struct {
 	p   *payload
 	n   int32
+	d   int32
 	est *int
+}
+
+// headFor appends the head of c for a body of n bytes.
+func headFor(b []byte, c *openContainer, n int) []byte {
+	v := sizeBytes(n) // the Value holding the Struct or ListValue
+	b = append(b, tagField1Bytes)
+	if c.elem {
+		b = appendVarint(b, int32(v))
+	} else {
+		b = appendVarint(b, int32(sizeBytes(len(c.key))+sizeBytes(v)))
+		b = append(b, tagField1Bytes)
+		b = appendVarint(b, int32(len(c.key)))
+		b = append(b, c.key...)
+		b = append(b, tagField2Bytes)
+		b = appendVarint(b, int32(v))
+	}
+	if c.list {
+		b = append(b, tagListValue)
+	} else {
+		b = append(b, tagStructValue)
+	}
+	return appendVarint(b, int32(n))
+}
+
+// openAt starts a container as the child of the object or list o.
+func (o obj) openAt(key string, list, elem bool) obj {
+	p := o.p
+	p.sync(o.d)
+	c := openContainer{start: int32(len(p.out)), key: key, list: list, elem: elem}
+	p.out = headFor(p.out, &c, 1000) // two-byte lengths: the usual case for the larger bodies
+	c.headLen = int32(len(p.out)) - c.start
+	p.open = append(p.open, c)
+	return obj{p: p, d: o.d + 1, est: o.est}
+}
+
+// sync completes the containers deeper than depth d, so that d's container can be written.
+func (p *payload) sync(d int32) {
+	for int32(len(p.open)) > d {
+		p.closeTop()
+	}
+}
+
+var zeros [16]byte
+
+// closeTop completes the innermost open container: its head gets the real lengths.
+func (p *payload) closeTop() {
+	c := &p.open[len(p.open)-1]
+	bodyAt := int(c.start + c.headLen)
+	n := len(p.out) - bodyAt
+	h := headFor(p.head[:0], c, n)
+	p.head = h[:0]
+	if d := len(h) - int(c.headLen); d != 0 {
+		for k := d; k > 0; k -= len(zeros) {
+			p.out = append(p.out, zeros[:min(k, len(zeros))]...)
+		}
+		copy(p.out[bodyAt+d:], p.out[bodyAt:bodyAt+n])
+		p.out = p.out[:bodyAt+d+n]
+	}
+	copy(p.out[c.start:], h)
+	*c = openContainer{}
+	p.open = p.open[:len(p.open)-1]
+}
+
+// streamEntry starts the map entry of a field of o whose Value takes vs bytes; the Value
+// follows.
+func (o obj) streamEntry(k string, vs int) {
+	p := o.p
+	p.sync(o.d)
+	b := append(p.out, tagField1Bytes)
+	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
+	b = append(b, tagField1Bytes)
+	b = appendVarint(b, int32(len(k)))
+	b = append(b, k...)
+	b = append(b, tagField2Bytes)
+	p.out = appendVarint(b, int32(vs))
 }
 
 func (o obj) add(k string, kind pkind) *pnode {
@@ -107,18 +217,42 @@ func (o obj) str(k, v string) {
 
 // field adds a string field even when it is empty (a record's fields are kept as written).
 func (o obj) field(k, v string) {
+	if o.p.stream {
+		o.streamEntry(k, sizeBytes(len(v)))
+		b := append(o.p.out, tagStringValue)
+		b = appendVarint(b, int32(len(v)))
+		o.p.out = append(b, v...)
+		*o.est += fieldSize(len(k), strValueSize(len(v)))
+		return
+	}
 	n := o.add(k, pStr)
 	n.s, n.size = v, int32(sizeBytes(len(v)))
 	*o.est += fieldSize(len(k), strValueSize(len(v)))
 }
 
 func (o obj) num(k string, v float64) {
+	if o.p.stream {
+		o.streamEntry(k, 1+8)
+		o.p.out = binary.LittleEndian.AppendUint64(append(o.p.out, tagNumberValue), math.Float64bits(v))
+		*o.est += fieldSize(len(k), 9)
+		return
+	}
 	n := o.add(k, pNum)
 	n.f, n.size = v, 1+8
 	*o.est += fieldSize(len(k), 9)
 }
 
 func (o obj) boolean(k string, v bool) {
+	if o.p.stream {
+		o.streamEntry(k, 1+1)
+		bit := byte(0)
+		if v {
+			bit = 1
+		}
+		o.p.out = append(o.p.out, tagBoolValue, bit)
+		*o.est += fieldSize(len(k), 2)
+		return
+	}
 	n := o.add(k, pBool)
 	n.b, n.size = v, 1+1
 	*o.est += fieldSize(len(k), 2)
@@ -141,6 +275,10 @@ func (o obj) numOrStr(k, v string) {
 
 // child adds an object field. size is only a hint kept for the callers' readability.
 func (o obj) child(k string, _ int) obj {
+	if o.p.stream {
+		*o.est += costField + len(k)
+		return o.openAt(k, false, false)
+	}
 	i := int32(len(o.p.nodes))
 	o.add(k, pObj)
 	*o.est += costField + len(k)
@@ -149,6 +287,10 @@ func (o obj) child(k string, _ int) obj {
 
 // list adds a list field; fill it with elem and elemStr.
 func (o obj) list(k string, _ int) obj {
+	if o.p.stream {
+		*o.est += costField + len(k)
+		return o.openAt(k, true, false)
+	}
 	i := int32(len(o.p.nodes))
 	o.add(k, pList)
 	*o.est += costField + len(k)
@@ -157,6 +299,10 @@ func (o obj) list(k string, _ int) obj {
 
 // elem appends an object to list l.
 func (l obj) elem(_ int) obj {
+	if l.p.stream {
+		*l.est += costElem
+		return l.openAt("", false, true)
+	}
 	i := int32(len(l.p.nodes))
 	l.add("", pObj)
 	*l.est += costElem
@@ -165,6 +311,16 @@ func (l obj) elem(_ int) obj {
 
 // elemStr appends a string to list l.
 func (l obj) elemStr(s string) {
+	if p := l.p; p.stream {
+		p.sync(l.d)
+		b := append(p.out, tagField1Bytes)
+		b = appendVarint(b, int32(sizeBytes(len(s))))
+		b = append(b, tagStringValue)
+		b = appendVarint(b, int32(len(s)))
+		p.out = append(b, s...)
+		*l.est += elemSize(strValueSize(len(s)))
+		return
+	}
 	n := l.add("", pStr)
 	n.s, n.size = s, int32(sizeBytes(len(s)))
 	*l.est += elemSize(strValueSize(len(s)))
@@ -172,6 +328,12 @@ func (l obj) elemStr(s string) {
 
 // encoded adds a field whose value is already encoded (a shared object).
 func (o obj) encoded(k, value string, cost int) {
+	if o.p.stream {
+		o.streamEntry(k, len(value))
+		o.p.out = append(o.p.out, value...)
+		*o.est += cost
+		return
+	}
 	n := o.add(k, pEncoded)
 	n.s, n.size = value, int32(len(value))
 	*o.est += cost
@@ -184,20 +346,27 @@ type flatObj struct {
 	p   *payload
 	n   int32
 	est *int
+	// to is where the fields go: the tree's flat bodies, or the stream itself.
+	to *[]byte
 }
 
 // flatChild adds a flat object field; call end when its fields are written.
 func (o obj) flatChild(k string) flatObj {
+	if o.p.stream {
+		*o.est += costField + len(k)
+		c := o.openAt(k, false, false)
+		return flatObj{p: o.p, n: c.d, est: o.est, to: &o.p.out}
+	}
 	i := int32(len(o.p.nodes))
 	o.add(k, pFlat).first = int32(len(o.p.flat))
 	*o.est += costField + len(k)
-	return flatObj{p: o.p, n: i, est: o.est}
+	return flatObj{p: o.p, n: i, est: o.est, to: &o.p.flat}
 }
 
 // field adds a string field even when it is empty.
 func (f flatObj) field(k, v string) {
 	vs := sizeBytes(len(v))
-	b := f.p.flat
+	b := *f.to
 	start := len(b)
 	b = append(b, tagField1Bytes)
 	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
@@ -208,8 +377,8 @@ func (f flatObj) field(k, v string) {
 	b = appendVarint(b, int32(vs))
 	b = append(b, tagStringValue)
 	b = appendVarint(b, int32(len(v)))
-	f.p.flat = append(b, v...)
-	*f.est += len(f.p.flat) - start // exact
+	*f.to = append(b, v...)
+	*f.est += len(*f.to) - start // exact
 }
 
 // interpreted adds field fl of record r (whose key is valid UTF-8) with its value
@@ -219,7 +388,7 @@ func (f flatObj) field(k, v string) {
 // byte each and set once the value is there; a value too long for that (rare) is moved.
 func (f flatObj) interpreted(r *parser.Record, fl *parser.Field, names *parser.Names) {
 	k := fl.Key
-	b := f.p.flat
+	b := *f.to
 	start := len(b)
 	b = append(b, tagField1Bytes, 0, tagField1Bytes)
 	b = appendVarint(b, int32(len(k)))
@@ -260,7 +429,7 @@ func (f flatObj) interpreted(r *parser.Record, fl *parser.Field, names *parser.N
 		copy(b[start:], h[:hk])
 		copy(b[start+hk+len(k):], h2)
 	}
-	f.p.flat = b
+	*f.to = b
 	*f.est += len(b) - start // exact
 }
 
@@ -272,6 +441,10 @@ func (f flatObj) str(k, v string) {
 }
 
 func (f flatObj) end() {
+	if f.p.stream {
+		f.p.sync(f.n - 1) // f.n is its depth: complete it
+		return
+	}
 	n := &f.p.nodes[f.n]
 	n.body = int32(len(f.p.flat)) - n.first
 	n.size = int32(sizeBytes(int(n.body)))
@@ -387,6 +560,14 @@ func (p *payload) appendObjBody(b []byte, i int32) []byte {
 
 // encodeField returns the tree as LogEntry field 6 (json_payload) of en, in a's byte chunks.
 func (p *payload) encodeField(a *arena, en *entryNode) []byte {
+	if p.stream {
+		p.sync(0)
+		b := a.takePayload(en, sizeBytes(len(p.out)))
+		b = append(b, tagJSONPayload)
+		b = appendVarint(b, int32(len(p.out)))
+		b = append(b, p.out...)
+		return b[:len(b):len(b)]
+	}
 	p.sizeTree(0)
 	body := p.nodes[0].body
 	b := a.takePayload(en, sizeBytes(int(body)))

@@ -1,6 +1,7 @@
 package entry
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -161,13 +162,12 @@ func (g *treeGen) object(o obj, s *structpb.Struct, depth int) {
 		if _, dup := s.Fields[k]; dup {
 			continue // a Struct holds a key once; the builder never repeats one
 		}
-		s.Fields[k] = g.value(o, k, depth)
+		s.Fields[k] = g.value(o, k, depth, false)
 	}
 }
 
-// value adds one value under key k of o (or to list o when k is unused) and returns it.
-func (g *treeGen) value(o obj, k string, depth int) *structpb.Value {
-	inList := o.p.nodes[o.n].kind == pList
+// value adds one value under key k of o (or to o when it is a list) and returns it.
+func (g *treeGen) value(o obj, k string, depth int, inList bool) *structpb.Value {
 	kind := g.byte() % 6
 	if depth > 6 && kind >= 3 {
 		kind = 0
@@ -244,7 +244,7 @@ func (g *treeGen) value(o obj, k string, depth int) *structpb.Value {
 			if g.nodes++; g.nodes > 200 {
 				break
 			}
-			lv.Values = append(lv.Values, g.value(l, "", depth+1))
+			lv.Values = append(lv.Values, g.value(l, "", depth+1, true))
 		}
 		if inList {
 			return structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"l": structpb.NewListValue(lv)}})
@@ -264,6 +264,14 @@ func checkTree(t *testing.T, data []byte) {
 	g.object(root, want, 0)
 	a := new(arena)
 	field := p.encodeField(a, new(entryNode))
+
+	// Streamed, the same calls give the same bytes and estimate.
+	streamEst := 0
+	var sp payload
+	(&treeGen{data: data}).object(sp.resetStream(&streamEst), &structpb.Struct{Fields: map[string]*structpb.Value{}}, 0)
+	if streamed := sp.encodeField(a, new(entryNode)); !bytes.Equal(streamed, field) || streamEst != est {
+		t.Fatalf("streamed payload differs from the tree's:\n%x (estimate %d)\n%x (estimate %d)", streamed, streamEst, field, est)
+	}
 	// The field is LogEntry.json_payload: tag, length, Struct.
 	num, typ, n := protowire.ConsumeTag(field)
 	body, m := protowire.ConsumeBytes(field[max(n, 0):])
