@@ -295,6 +295,8 @@ func steadyConfig(tb testing.TB) config.Config {
 // e2eMeasure accumulates wall time and allocations of the measured parts.
 type e2eMeasure struct {
 	ns, allocs, bytes uint64
+	gcs               uint32
+	pauseNs           uint64
 }
 
 func (m *e2eMeasure) run(f func()) {
@@ -307,6 +309,7 @@ func (m *e2eMeasure) run(f func()) {
 	m.ns += uint64(d.Nanoseconds())
 	m.allocs += m1.Mallocs - m0.Mallocs
 	m.bytes += m1.TotalAlloc - m0.TotalAlloc
+	m.gcs += m1.NumGC - m0.NumGC
 }
 
 func (m *e2eMeasure) report(b *testing.B, prefix string, records int) {
@@ -314,6 +317,7 @@ func (m *e2eMeasure) report(b *testing.B, prefix string, records int) {
 	b.ReportMetric(float64(m.ns)/n, prefix+"ns/record")
 	b.ReportMetric(float64(m.allocs)/n, prefix+"allocs/record")
 	b.ReportMetric(float64(m.bytes)/n, prefix+"B/record")
+	b.ReportMetric(float64(m.gcs)*1e6/n, prefix+"GCs/Mrecord")
 }
 
 // ours is one plugin instance writing through the production encoder.
