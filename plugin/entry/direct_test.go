@@ -19,21 +19,7 @@ import (
 // corpus lacks: values and keys long enough to need multi-byte lengths, quoted values, and
 // text that is not UTF-8.
 func TestInterpretedField(t *testing.T) {
-	var recs []parser.Record
-	for _, name := range []string{"audit.log", "audit-enriched.log", "kernel.log"} {
-		f, err := os.Open("../../parser/testdata/corpus/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<22)
-		for sc.Scan() {
-			if r, err := parser.ParseLine(sc.Bytes()); err == nil {
-				recs = append(recs, r)
-			}
-		}
-		f.Close()
-	}
+	recs := corpusRecords(t, "audit.log", "audit-enriched.log", "kernel.log")
 	long := strings.Repeat("x", 200)
 	for _, line := range []string{
 		`type=SYSCALL msg=audit(1795637126.300:1): exe="/usr/bin/` + long + `" comm="a" key=` + long,
@@ -93,22 +79,10 @@ func TestInterpretedField(t *testing.T) {
 func TestPlannedPathSame(t *testing.T) {
 	asm := parser.NewAssembler(parser.AssemblerConfig{MaxInFlight: 1 << 20})
 	now := time.Unix(1795637126, 0)
-	var items []parser.Item
-	for _, name := range []string{"audit.log", "audit-enriched.log"} {
-		f, err := os.Open("../../parser/testdata/corpus/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<22)
-		for sc.Scan() {
-			if r, err := parser.ParseLine(sc.Bytes()); err == nil {
-				asm.Add(r, now)
-			}
-		}
-		f.Close()
+	for _, r := range corpusRecords(t, "audit.log", "audit-enriched.log") {
+		asm.Add(r, now)
 	}
-	items = asm.DrainAll(items)
+	items := asm.DrainAll(nil)
 	b := NewBuilder(Options{NodeName: testNode, IncludeRaw: true, MaxEntryBytes: 1 << 30})
 	wire := func(e *loggingpb.LogEntry) []byte {
 		w, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
@@ -138,4 +112,25 @@ func TestPlannedPathSame(t *testing.T) {
 	if events < 200 || big == 0 { // the two logs hold 119 and 116 events
 		t.Fatalf("only %d events compared, %d over 16 KB", events, big)
 	}
+}
+
+// corpusRecords parses the lines of the parser's corpus files that are audit records.
+func corpusRecords(t *testing.T, names ...string) []parser.Record {
+	t.Helper()
+	var recs []parser.Record
+	for _, name := range names {
+		f, err := os.Open("../../parser/testdata/corpus/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<22)
+		for sc.Scan() {
+			if r, err := parser.ParseLine(sc.Bytes()); err == nil {
+				recs = append(recs, r)
+			}
+		}
+		f.Close()
+	}
+	return recs
 }
