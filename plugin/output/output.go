@@ -329,7 +329,9 @@ func (i *Instance) writeTimeout() time.Duration {
 	return config.DefaultWriteTimeout
 }
 
-// Flush handles one chunk and says what fluent-bit should do with it.
+// Flush handles one chunk and says what fluent-bit should do with it. data is only read
+// during the call: nothing kept afterwards points into it (the cgo layer passes fluent-bit's
+// own memory, freed when the call returns).
 func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 	// One bound for all of a flush's time with Cloud Logging: waiting for another write and
 	// writing ourselves, the make-room write included. It starts at the first wait, so that

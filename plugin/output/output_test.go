@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gke-audit/auditd-cloud-logging/internal/flbchunk"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
@@ -478,5 +480,62 @@ func TestDropLoggedNotRetried(t *testing.T) {
 	}
 	if v := i.Metrics().Values(); v["entries_rejected{reason=NotFound}"] != float64(c.Rejected) {
 		t.Fatalf("rejected by reason: %v", v)
+	}
+}
+
+// TestFlushKeepsNoChunkBytes: nothing the plugin keeps after Flush returns points into the
+// chunk (fluent-bit frees it, and the cgo layer hands the plugin fluent-bit's memory without
+// a copy): overwriting each chunk right after its Flush changes no entry, for every input kind
+// (journal records, audit.log lines, kernel lines, records that are not audit records,
+// malformed bytes), with events straddling the chunks.
+func TestFlushKeepsNoChunkBytes(t *testing.T) {
+	journal := corpus(t, "journal.jsonl")
+	lines := corpus(t, "audit.log")
+	kernel := corpus(t, "kernel.log")
+	var chunks [][]byte
+	for k := 0; k < 3; k++ {
+		o := flbchunk.Options{V2: true, Bin: k%2 == 0}
+		w := flbchunk.NewWriter(o)
+		// One capture in three forms: disjoint parts of it.
+		w.Raw(journalChunk(t, o, journal[40*k:40*(k+1)]))
+		for _, l := range lines[200+40*k : 200+40*(k+1)] {
+			w.Line(recordTime, l)
+		}
+		for _, l := range kernel[400+20*k : 400+20*(k+1)] {
+			w.Line(recordTime, l)
+		}
+		w.Record(recordTime, []flbchunk.Field{flbchunk.F("log", "not an audit line \xff"), flbchunk.F("_HOSTNAME", "n")})
+		w.Raw(flbchunk.BadArity)
+		chunks = append(chunks, append([]byte(nil), w.Bytes()...))
+	}
+	run := func(poison bool) map[string]*loggingpb.LogEntry {
+		srv := startServer(t)
+		i, _ := newInstance(t, srv)
+		for _, c := range chunks {
+			data := append([]byte(nil), c...)
+			if out := i.Flush(data, "audit"); out != delivery.OK {
+				t.Fatalf("flush %v", out)
+			}
+			if poison {
+				for k := range data {
+					data[k] = 0xa5
+				}
+			}
+		}
+		closeNow(t, i)
+		got := map[string]*loggingpb.LogEntry{}
+		for _, e := range srv.Accepted() {
+			got[e.InsertId] = e.LogEntry
+		}
+		return got
+	}
+	want, got := run(false), run(true)
+	if len(want) < 60 || len(got) != len(want) {
+		t.Fatalf("%d entries after overwriting the chunks, %d without", len(got), len(want))
+	}
+	for id, w := range want {
+		if g := got[id]; !proto.Equal(g, w) {
+			t.Fatalf("entry %s changed when its chunk was overwritten after Flush:\n%v\nwant\n%v", id, g, w)
+		}
 	}
 }
