@@ -390,7 +390,9 @@ func (st *stream) remove(p *pending) {
 	}
 }
 
-// Add adds one record; now is its wall arrival time.
+// Add adds one record; now is its wall arrival time. The assembler owns r.Fields from now
+// on: Recycle reuses the array, so give each Record to Add once and keep no copy of it (a
+// replayed line is parsed again).
 func (a *Assembler) Add(r Record, now time.Time) {
 	a.stats.Records++
 	a.tick++

@@ -47,9 +47,11 @@ func (p *fieldPool) get(n int) []Field {
 	return make([]Field, 0, minFieldClassCap<<c)
 }
 
-// put keeps a record's field array for a later record. Only whole arrays of a class are
-// kept: a record whose fields share their array with its ENRICHED fields has a capped
-// slice, which is left to the GC.
+// put keeps a record's field array for a later record. Only arrays with a class's exact
+// capacity are kept. A record whose fields share their array with its ENRICHED fields has
+// its fields capped at their count: that slice is kept only when the count is a class size,
+// and then only its own part of the array is reused (the ENRICHED part is the recycled
+// event's, no longer read).
 func (p *fieldPool) put(fs []Field) {
 	c := fieldClass(cap(fs))
 	if c < 0 || cap(fs) != minFieldClassCap<<c || len(p.free[c]) >= fieldsPerClass {

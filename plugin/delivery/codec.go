@@ -89,16 +89,22 @@ type bufferList struct {
 	bufs []*[]byte
 }
 
-// Get returns a buffer of length n; its bytes are not zeroed.
+// Get returns a buffer of length n, the smallest kept one that fits; its bytes are not
+// zeroed.
 func (l *bufferList) Get(n int) *[]byte {
 	l.mu.Lock()
-	for i := len(l.bufs) - 1; i >= 0; i-- {
-		if b := l.bufs[i]; cap(*b) >= n {
-			l.bufs = append(l.bufs[:i], l.bufs[i+1:]...)
-			l.mu.Unlock()
-			*b = (*b)[:n]
-			return b
+	best := -1
+	for i, b := range l.bufs {
+		if cap(*b) >= n && (best < 0 || cap(*b) < cap(*l.bufs[best])) {
+			best = i
 		}
+	}
+	if best >= 0 {
+		b := l.bufs[best]
+		l.bufs = append(l.bufs[:best], l.bufs[best+1:]...)
+		l.mu.Unlock()
+		*b = (*b)[:n]
+		return b
 	}
 	l.mu.Unlock()
 	b := make([]byte, n)

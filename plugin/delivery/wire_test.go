@@ -631,6 +631,12 @@ func TestRequestBuffers(t *testing.T) {
 			t.Fatalf("kept a buffer of %d bytes", cap(*b))
 		}
 	}
+	// The smallest that fits: a small request leaves the large buffer for a large one.
+	if b := l.Get(100); cap(*b) != 64<<10 {
+		t.Fatalf("Get(100) took a buffer of %d bytes, want the 64 KiB one", cap(*b))
+	} else {
+		l.Put(b)
+	}
 
 	// Through the codec's path: a dirty kept buffer gives the same bytes as a fresh encode.
 	requestBuffers.mu.Lock()

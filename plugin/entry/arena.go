@@ -16,9 +16,9 @@ import (
 // holds the scratch space of a build (the payload tree, interpreted values), reused across
 // builds.
 //
-// Nothing is handed out twice, so entries built from the same chunk are independent; a
-// chunk stays in memory while any entry built from it does (entries live until their
-// write request is sent).
+// Nothing is handed out twice while in use, so entries built from the same chunk are
+// independent; a chunk stays in memory while any entry built from it does (entries live
+// until their write request is sent).
 //
 // Entries given back through Builder.Release once their request is sent are reused: the
 // entry itself, and the payload chunk once no entry uses it any more. Without it the
@@ -133,9 +133,19 @@ func (a *arena) entry(owner *Builder) *entryNode {
 // nodeOf returns the node of an entry the arena handed out.
 func nodeOf(e *loggingpb.LogEntry) *entryNode { return (*entryNode)(unsafe.Pointer(e)) }
 
+// Release and nodeOf find the node at the entry's address.
+const _ = -uint(unsafe.Offsetof(entryNode{}.e)) // compile error unless e is the first field
+
+// fromArena reports whether e is the LogEntry of an entryNode, without reading past e: an
+// arena's entry points its Timestamp at the node's own ts, right behind it. (A LogEntry
+// made elsewhere never has its Timestamp there: that address is past its end.)
+func fromArena(e *loggingpb.LogEntry) bool {
+	return uintptr(unsafe.Pointer(e.Timestamp)) == uintptr(unsafe.Pointer(e))+unsafe.Offsetof(entryNode{}.ts)
+}
+
 // Release gives back entries built by b once nothing will read them again (their request
 // is sent, or they are dropped): their memory is reused for later entries. Entries built
-// by another Builder are ignored; entries not built by a Builder must not be passed. After
+// by another Builder, or not by a Builder at all, are ignored. After
 // Release, neither the entries nor anything reached from them (payload bytes, timestamp)
 // may be used; strings read from them before stay valid.
 func (b *Builder) Release(entries []*loggingpb.LogEntry) {
@@ -150,7 +160,7 @@ func (b *Builder) Release(entries []*loggingpb.LogEntry) {
 		n = 0
 	}
 	for _, e := range entries {
-		if e == nil {
+		if e == nil || !fromArena(e) {
 			continue
 		}
 		nd := nodeOf(e)

@@ -196,6 +196,8 @@ func (b *Builder) buildEvent(a *arena, ev *parser.Event) *loggingpb.LogEntry {
 		root.boolean(kTruncated, true)
 	}
 	b.records(a, root, recs, nil, &whole)
+	clear(a.fields) // withoutArgs's scratch: the pooled arena must not keep this event's strings
+	a.rec = parser.Record{}
 	if est <= b.max && !alwaysPlan { // est is an upper bound of the entry's size
 		a.finish(e)
 		return e

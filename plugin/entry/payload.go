@@ -20,11 +20,12 @@ import (
 // A structpb.Struct tree costs a Go map per object plus two heap objects per value; the maps
 // were about a third of the plugin's CPU per record, and replacing the tree took the COS
 // workload of BenchmarkEndToEnd from 14.7 to 6.5 allocations and from 13.4 to 10.5 µs per
-// record in the same run. Here a build records the payload as a tree of plain nodes in a
-// reused scratch slice (no maps, no per-value allocation: objects and lists are filled in any
-// order, as the planner needs; a record's fields, most of a payload, are written straight to
-// bytes as one node, see flatObj), then encodes it in two passes (sizes, then bytes) as a
-// google.protobuf.Struct.
+// record in the same run. Here the payload is written as google.protobuf.Struct wire bytes
+// without maps or per-value allocations, in one of two ways. Nearly every event is streamed:
+// each value written straight to bytes in order (see payload). An event over the size cap,
+// whose planner fills objects in any order, and the other entry kinds are recorded as a tree
+// of plain nodes in a reused scratch slice (a record's fields, most of a payload, written
+// straight to bytes as one node, see flatObj), then encoded in two passes (sizes, then bytes).
 //
 // The bytes go into the LogEntry's unknown fields as field 6, json_payload. Unknown fields
 // are part of the message: proto.Marshal, proto.Size, proto.Clone and gRPC's codec carry
@@ -421,7 +422,7 @@ func (f flatObj) interpreted(r *parser.Record, fl *parser.Field, names *parser.N
 		h2 = appendVarint(h2, int32(vs))
 		h2 = append(h2, tagStringValue)
 		h2 = appendVarint(h2, int32(n))
-		old := vstart - start - len(k) // head bytes written before: 4 + key length varint
+		old := vstart - start - len(k) // head bytes written before: 7 and the key length's varint
 		grow := (hk + len(h2)) - old
 		b = append(b, make([]byte, grow)...)
 		copy(b[vstart+grow:], b[vstart:vstart+n])

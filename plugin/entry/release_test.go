@@ -7,6 +7,7 @@ import (
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/gke-audit/auditd-cloud-logging/parser"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // TestRelease: entries given back are reused, and reusing them disturbs neither the entries
@@ -43,6 +44,9 @@ func TestRelease(t *testing.T) {
 		}
 	}
 	NewBuilder(Options{NodeName: testNode}).Release(give) // not its entries: ignored
+	// Entries no Builder made are ignored without being read past their end (checkptr
+	// under -race would catch that).
+	b.Release([]*loggingpb.LogEntry{{InsertId: "x", Timestamp: timestamppb.Now()}, {}, nil})
 	for _, e := range give {
 		if len(e.ProtoReflect().GetUnknown()) == 0 {
 			t.Fatal("another builder's Release cleared an entry")

@@ -296,7 +296,6 @@ func steadyConfig(tb testing.TB) config.Config {
 type e2eMeasure struct {
 	ns, allocs, bytes uint64
 	gcs               uint32
-	pauseNs           uint64
 }
 
 func (m *e2eMeasure) run(f func()) {
