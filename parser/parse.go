@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,8 +133,8 @@ func parseJournal(j JournalRecord, pool *fieldPool) (Record, error) {
 	var t uint16
 	typeKnown := false
 	if len(j.AuditType) > 0 {
-		n, err := strconv.ParseUint(string(j.AuditType), 10, 16)
-		if err != nil {
+		n, ok := atou(j.AuditType) // strconv's parsers showed in profiles: three numbers a record
+		if !ok || n > 0xffff {
 			return Record{}, fmt.Errorf("_AUDIT_TYPE=%q: want a decimal record type number (0-65535)", clip(j.AuditType))
 		}
 		t, typeKnown = uint16(n), true
@@ -158,17 +159,17 @@ func parseJournal(j JournalRecord, pool *fieldPool) (Record, error) {
 	if len(j.AuditID) == 0 {
 		return Record{}, errors.New("journal record has no _AUDIT_ID (the event serial)")
 	}
-	serial, err := strconv.ParseUint(string(j.AuditID), 10, 64)
-	if err != nil {
+	serial, ok := atou(j.AuditID)
+	if !ok {
 		return Record{}, fmt.Errorf("_AUDIT_ID=%q: want a decimal serial", clip(j.AuditID))
 	}
 	var ms int64
 	if len(j.SourceRealtime) > 0 {
-		us, err := strconv.ParseInt(string(j.SourceRealtime), 10, 64)
-		if err != nil || us < 0 {
+		us, ok := atou(j.SourceRealtime)
+		if !ok || us > math.MaxInt64 {
 			return Record{}, fmt.Errorf("_SOURCE_REALTIME_TIMESTAMP=%q: want microseconds since the epoch", clip(j.SourceRealtime))
 		}
-		ms = us / 1000
+		ms = int64(us / 1000)
 	} else if !j.RecordTime.IsZero() {
 		ms = j.RecordTime.UnixMilli()
 	} else {

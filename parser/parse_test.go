@@ -377,6 +377,13 @@ func TestParseJournal(t *testing.T) {
 		{"bad id", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("-1"), RecordTime: rt}, "", 0, 0, "_AUDIT_ID"},
 		{"bad time", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("soon")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
 		{"no time", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1")}, "", 0, 0, "record time"},
+		{"type over 16 bits", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("65536"), AuditID: []byte("1"), RecordTime: rt}, "", 0, 0, "_AUDIT_TYPE"},
+		{"signed type", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("+1300"), AuditID: []byte("1"), RecordTime: rt}, "", 0, 0, "_AUDIT_TYPE"},
+		{"id over 64 bits", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("18446744073709551616"), RecordTime: rt}, "", 0, 0, "_AUDIT_ID"},
+		{"time over int64", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("9223372036854775808")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
+		{"negative time", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("-5")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
+		{"largest id", JournalRecord{Message: []byte(`AUDIT1999 a=b`), AuditType: []byte("1999"), AuditID: []byte("18446744073709551615"), SourceRealtime: []byte("1000001000")},
+			`type=UNKNOWN[1999] msg=audit(1000.001:18446744073709551615): a=b`, 1999, 1000001, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
