@@ -146,8 +146,16 @@ func (o obj) openAt(key string, list, elem bool) obj {
 	p := o.p
 	p.sync(o.d)
 	c := openContainer{start: int32(len(p.out)), key: key, list: list, elem: elem}
-	p.out = headFor(p.out, &c, 1000) // two-byte lengths: the usual case for the larger bodies
-	c.headLen = int32(len(p.out)) - c.start
+	// Room for the head with two-byte lengths, the usual case for the larger bodies; closeTop
+	// writes it (a guess: closeTop moves the body when the real head differs).
+	n := 6 // tag, length, tag, length
+	if !elem {
+		n = 10 + sizeVarint(len(key)) + len(key) // and the map entry's tags, lengths and key
+	}
+	for k := n; k > 0; k -= len(zeros) {
+		p.out = append(p.out, zeros[:min(k, len(zeros))]...)
+	}
+	c.headLen = int32(n)
 	p.open = append(p.open, c)
 	return obj{p: p, d: o.d + 1, est: o.est}
 }
