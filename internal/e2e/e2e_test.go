@@ -212,9 +212,12 @@ func TestAuditdEndToEnd(t *testing.T) {
 
 	// The C host with three instances: live follows the log as it grows; whole gets the same
 	// bytes in one chunk at the end; journal gets the same records reshaped as journal records.
+	// Write_Timeout leaves room for a slow machine: the emulator runs under the race detector in
+	// this process, and 5 s was once too short for the whole log's 556 entries while other
+	// packages' tests ran beside it (the write failed DeadlineExceeded, the flush said RETRY).
 	h := startHost(t, so, host, work)
 	common := fmt.Sprintf("Endpoint=%s Insecure=On Project_ID=%s Cluster_Name=e2e Cluster_Location=local Node_Name=e2e-node "+
-		"Passwd_File=/etc/passwd Group_File=/etc/group Write_Timeout=5s Event_Quiet=20s Event_Timeout=60s", addr, project)
+		"Passwd_File=/etc/passwd Group_File=/etc/group Write_Timeout=20s Event_Quiet=20s Event_Timeout=60s", addr, project)
 	for _, name := range []string{"live", "whole", "journal"} {
 		h.send("instance %s expect=OK Log_Name=e2e-%s %s", name, name, common)
 		h.await("init "+name+" ", 30*time.Second)
