@@ -117,33 +117,9 @@ start_daemon() {
 	local format=$1 name_format=$2 dir=$3
 	mkdir -p "$dir/plugins.d"
 	chmod 0750 "$dir"
-	cat >"$dir/auditd.conf" <<-EOF
-		local_events = yes
-		write_logs = yes
-		log_file = $dir/audit.log
-		log_group = root
-		log_format = $format
-		flush = INCREMENTAL_ASYNC
-		freq = 50
-		max_log_file = 64
-		num_logs = 2
-		max_log_file_action = IGNORE
-		priority_boost = 4
-		name_format = $name_format
-		space_left = 75
-		space_left_action = SYSLOG
-		admin_space_left = 50
-		admin_space_left_action = SUSPEND
-		disk_full_action = SUSPEND
-		disk_error_action = SUSPEND
-		use_libwrap = no
-		distribute_network = no
-		q_depth = 2000
-		overflow_action = SYSLOG
-		max_restarts = 0
-		plugin_dir = $dir/plugins.d
-		end_of_event_timeout = 2
-	EOF
+	# The same throw-away configuration as internal/e2e's (one file for both).
+	sed -e "s|@DIR@|$dir|g" -e "s|@LOG_FORMAT@|$format|g" -e "s|@NAME_FORMAT@|$name_format|g" \
+		"$here/auditd-throwaway.conf.in" >"$dir/auditd.conf"
 	chmod 0640 "$dir/auditd.conf"
 	if [[ -n ${4:-} ]]; then
 		# auditd drops EOE records before writing its log but hands them to dispatcher

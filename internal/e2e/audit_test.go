@@ -52,34 +52,16 @@ func auditRules(t *testing.T) []string {
 	return strings.Split(out, "\n")
 }
 
-// auditdConf is scripts/capture-corpus.sh's throw-away configuration: its own log file,
-// nothing under /etc/audit or /var/log/audit touched.
-const auditdConf = `local_events = yes
-write_logs = yes
-log_file = %s/audit.log
-log_group = root
-log_format = RAW
-flush = INCREMENTAL_ASYNC
-freq = 20
-max_log_file = 64
-num_logs = 2
-max_log_file_action = IGNORE
-priority_boost = 4
-name_format = NONE
-space_left = 75
-space_left_action = SYSLOG
-admin_space_left = 50
-admin_space_left_action = SUSPEND
-disk_full_action = SUSPEND
-disk_error_action = SUSPEND
-use_libwrap = no
-distribute_network = no
-q_depth = 2000
-overflow_action = SYSLOG
-max_restarts = 0
-plugin_dir = %s/plugins.d
-end_of_event_timeout = 2
-`
+// auditdConf is scripts/capture-corpus.sh's throw-away configuration (one file for both):
+// its own log file, nothing under /etc/audit or /var/log/audit touched.
+func auditdConf(t *testing.T, dir string) []byte {
+	t.Helper()
+	in, err := os.ReadFile("../../scripts/auditd-throwaway.conf.in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.NewReplacer("@DIR@", dir, "@LOG_FORMAT@", "RAW", "@NAME_FORMAT@", "NONE").Replace(string(in)))
+}
 
 // startAuditd starts Debian's auditd in the foreground (-n, so the child is the daemon) with
 // -s nochange (the enabled flag stays ours to manage) and waits until the kernel names it as
@@ -93,7 +75,7 @@ func startAuditd(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "auditd.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(auditdConf, dir, dir)), 0o640); err != nil {
+	if err := os.WriteFile(conf, auditdConf(t, dir), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("auditd", "-n", "-s", "nochange", "-c", dir)
