@@ -382,6 +382,9 @@ func TestParseJournal(t *testing.T) {
 		{"id over 64 bits", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("18446744073709551616"), RecordTime: rt}, "", 0, 0, "_AUDIT_ID"},
 		{"time over int64", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("9223372036854775808")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
 		{"negative time", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("-5")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
+		// Digits only, as journald writes them (strconv also took a sign and any number of zeros).
+		{"signed time", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("1"), SourceRealtime: []byte("+1000001000")}, "", 0, 0, "_SOURCE_REALTIME_TIMESTAMP"},
+		{"21-digit id", JournalRecord{Message: []byte(`a=b`), AuditType: []byte("1300"), AuditID: []byte("000000000000000000001"), RecordTime: rt}, "", 0, 0, "_AUDIT_ID"},
 		{"largest id", JournalRecord{Message: []byte(`AUDIT1999 a=b`), AuditType: []byte("1999"), AuditID: []byte("18446744073709551615"), SourceRealtime: []byte("1000001000")},
 			`type=UNKNOWN[1999] msg=audit(1000.001:18446744073709551615): a=b`, 1999, 1000001, ""},
 	}

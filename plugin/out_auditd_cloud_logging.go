@@ -189,7 +189,11 @@ func flush(in *instance, data unsafe.Pointer, length C.size_t, tag *C.char) (ret
 	// TestFlushKeepsNoChunkBytes overwrites each chunk after its Flush). A copy was a
 	// chunk-sized allocation per flush, more garbage than everything the plugin keeps.
 	var buf []byte
-	if length > 0 && data != nil {
+	if length > 0 {
+		if data == nil {
+			logf(in.name, output.LevelError, fmt.Sprintf("chunk of %d bytes at a nil address: dropped (ERROR)", uint64(length)))
+			return flb.FLB_ERROR
+		}
 		buf = unsafe.Slice((*byte)(data), int(length))
 	}
 	switch in.out.Flush(buf, C.GoString(tag)) {

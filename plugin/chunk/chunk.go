@@ -47,8 +47,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Input is one record of a chunk. Byte slices alias the chunk passed to Decode: they stay
-// valid as long as the chunk is not modified.
+// Input is one record of a chunk. Byte slices alias the chunk passed to Decode: they are
+// valid only during the Decode call (the plugin's chunks are fluent-bit's memory, freed when
+// the flush returns); Parse copies what a record keeps.
 type Input struct {
 	Kind    Kind
 	Journal parser.JournalRecord // KindJournal (RecordTime is the fluent-bit record time)

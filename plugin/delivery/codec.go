@@ -102,6 +102,7 @@ func (l *bufferList) Get(n int) *[]byte {
 	if best >= 0 {
 		b := l.bufs[best]
 		l.bufs = append(l.bufs[:best], l.bufs[best+1:]...)
+		l.bufs[:len(l.bufs)+1][len(l.bufs)] = nil // the list does not keep what it hands out
 		l.mu.Unlock()
 		*b = (*b)[:n]
 		return b

@@ -65,9 +65,9 @@ type pnode struct {
 // Streaming: an event written without a plan (nearly every one, see buildEvent) has its
 // fields written in order, each object complete before the next field of its parent, so it
 // needs no tree: every value is written straight to out as wire bytes. An object or list
-// is written with a head (tags and lengths) sized for a body of 128 B to 16 KB; when it is
-// complete (the next write to an outer level, or the end) its head is rewritten with the
-// real lengths, moving the body when they take more or fewer bytes (a few bytes, for the
+// starts with room for its head (tags, lengths, key) as for a body of 128 B to 16 KB; when
+// it is complete (the next write to an outer level, or the end) the head is written with the
+// real lengths, the body moved when they take more or fewer bytes (a few bytes, for the
 // small objects). The bytes are the tree's, field for field (TestPlannedPathSame); writing
 // them this way took the tree's node, size and encode passes out of the build.
 type payload struct {

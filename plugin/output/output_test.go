@@ -485,9 +485,10 @@ func TestDropLoggedNotRetried(t *testing.T) {
 
 // TestFlushKeepsNoChunkBytes: nothing the plugin keeps after Flush returns points into the
 // chunk (fluent-bit frees it, and the cgo layer hands the plugin fluent-bit's memory without
-// a copy): overwriting each chunk right after its Flush changes no entry, for every input kind
-// (journal records, audit.log lines, kernel lines, records that are not audit records,
-// malformed bytes), with events straddling the chunks.
+// a copy): overwriting each chunk right after its Flush changes no entry — neither the events
+// still being assembled (they straddle the chunks) nor the entries queued after a failed
+// write — for every input kind (journal records, audit.log lines, kernel lines, lines that do
+// not parse, records that are not audit records, malformed bytes).
 func TestFlushKeepsNoChunkBytes(t *testing.T) {
 	journal := corpus(t, "journal.jsonl")
 	lines := corpus(t, "audit.log")
@@ -505,16 +506,21 @@ func TestFlushKeepsNoChunkBytes(t *testing.T) {
 			w.Line(recordTime, l)
 		}
 		w.Record(recordTime, []flbchunk.Field{flbchunk.F("log", "not an audit line \xff"), flbchunk.F("_HOSTNAME", "n")})
+		w.Record(recordTime, []flbchunk.Field{flbchunk.F("log", fmt.Sprintf("not an audit line %d", k))})
+		w.Line(recordTime, fmt.Sprintf("type=SYSCALL msg=audit(bad:%d): a=b", k)) // an audit line that does not parse
 		w.Raw(flbchunk.BadArity)
 		chunks = append(chunks, append([]byte(nil), w.Bytes()...))
 	}
 	run := func(poison bool) map[string]*loggingpb.LogEntry {
 		srv := startServer(t)
 		i, _ := newInstance(t, srv)
-		for _, c := range chunks {
+		// The first write fails: the first chunk's entries (its unparsed and malformed inputs
+		// too, built during that Flush) stay queued while the chunk is overwritten.
+		srv.FailNext(status.Error(codes.Unavailable, "test: outage"))
+		for k, c := range chunks {
 			data := append([]byte(nil), c...)
-			if out := i.Flush(data, "audit"); out != delivery.OK {
-				t.Fatalf("flush %v", out)
+			if out := i.Flush(data, "audit"); out != delivery.OK && (k > 0 || out != delivery.Retry) {
+				t.Fatalf("flush %d: %v", k, out)
 			}
 			if poison {
 				for k := range data {
