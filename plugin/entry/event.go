@@ -273,11 +273,7 @@ func withoutExecArgs(ev *parser.Event, a *arena) *parser.Event {
 			continue
 		}
 		start := len(fields)
-		for _, f := range r.Fields {
-			if !isArgField(f.Key) {
-				fields = append(fields, f)
-			}
-		}
+		fields = appendNonArgs(fields, r.Fields)
 		// fields has room for all of them, so it never moves; the full slice expression
 		// keeps the next record's fields out of this one's capacity.
 		r.Fields = fields[start:len(fields):len(fields)]
@@ -289,16 +285,21 @@ func withoutExecArgs(ev *parser.Event, a *arena) *parser.Event {
 // withoutArgs returns a copy of an EXECVE record without its argument fields (see
 // withoutExecArgs), in a's scratch space, valid until the next call.
 func (a *arena) withoutArgs(r *parser.Record) *parser.Record {
-	fields := a.fields[:0]
-	for _, f := range r.Fields {
-		if !isArgField(f.Key) {
-			fields = append(fields, f)
-		}
-	}
+	fields := appendNonArgs(a.fields[:0], r.Fields)
 	a.fields = fields
 	a.rec = *r
 	a.rec.Fields = fields[:len(fields):len(fields)]
 	return &a.rec
+}
+
+// appendNonArgs appends the fields of an EXECVE record that are not arguments.
+func appendNonArgs(dst, fields []parser.Field) []parser.Field {
+	for _, f := range fields {
+		if !isArgField(f.Key) {
+			dst = append(dst, f)
+		}
+	}
+	return dst
 }
 
 // isArgField matches EXECVE argument keys: a0, a12, a3_len, a3[0].

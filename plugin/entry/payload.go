@@ -119,19 +119,27 @@ type obj struct {
 	est *int
 }
 
+// appendEntryHead appends the start of a Struct field (a map entry of Struct.fields) with
+// key k whose Value takes vs bytes: the entry's tag and length, the key, the value's tag
+// and length. The Value's bytes follow.
+func appendEntryHead(b []byte, k string, vs int) []byte {
+	b = append(b, tagField1Bytes)
+	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
+	b = append(b, tagField1Bytes)
+	b = appendVarint(b, int32(len(k)))
+	b = append(b, k...)
+	b = append(b, tagField2Bytes)
+	return appendVarint(b, int32(vs))
+}
+
 // headFor appends the head of c for a body of n bytes.
 func headFor(b []byte, c *openContainer, n int) []byte {
 	v := sizeBytes(n) // the Value holding the Struct or ListValue
-	b = append(b, tagField1Bytes)
 	if c.elem {
+		b = append(b, tagField1Bytes)
 		b = appendVarint(b, int32(v))
 	} else {
-		b = appendVarint(b, int32(sizeBytes(len(c.key))+sizeBytes(v)))
-		b = append(b, tagField1Bytes)
-		b = appendVarint(b, int32(len(c.key)))
-		b = append(b, c.key...)
-		b = append(b, tagField2Bytes)
-		b = appendVarint(b, int32(v))
+		b = appendEntryHead(b, c.key, v)
 	}
 	if c.list {
 		b = append(b, tagListValue)
@@ -152,9 +160,7 @@ func (o obj) openAt(key string, list, elem bool) obj {
 	if !elem {
 		n = 10 + sizeVarint(len(key)) + len(key) // and the map entry's tags, lengths and key
 	}
-	for k := n; k > 0; k -= len(zeros) {
-		p.out = append(p.out, zeros[:min(k, len(zeros))]...)
-	}
+	p.out = append(p.out, make([]byte, n)...) // no allocation: the compiler grows and clears
 	c.headLen = int32(n)
 	p.open = append(p.open, c)
 	return obj{p: p, d: o.d + 1, est: o.est}
@@ -167,8 +173,6 @@ func (p *payload) sync(d int32) {
 	}
 }
 
-var zeros [16]byte
-
 // closeTop completes the innermost open container: its head gets the real lengths.
 func (p *payload) closeTop() {
 	c := &p.open[len(p.open)-1]
@@ -177,8 +181,8 @@ func (p *payload) closeTop() {
 	h := headFor(p.head[:0], c, n)
 	p.head = h[:0]
 	if d := len(h) - int(c.headLen); d != 0 {
-		for k := d; k > 0; k -= len(zeros) {
-			p.out = append(p.out, zeros[:min(k, len(zeros))]...)
+		if d > 0 {
+			p.out = append(p.out, make([]byte, d)...)
 		}
 		copy(p.out[bodyAt+d:], p.out[bodyAt:bodyAt+n])
 		p.out = p.out[:bodyAt+d+n]
@@ -191,15 +195,8 @@ func (p *payload) closeTop() {
 // streamEntry starts the map entry of a field of o whose Value takes vs bytes; the Value
 // follows.
 func (o obj) streamEntry(k string, vs int) {
-	p := o.p
-	p.sync(o.d)
-	b := append(p.out, tagField1Bytes)
-	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
-	b = append(b, tagField1Bytes)
-	b = appendVarint(b, int32(len(k)))
-	b = append(b, k...)
-	b = append(b, tagField2Bytes)
-	p.out = appendVarint(b, int32(vs))
+	o.p.sync(o.d)
+	o.p.out = appendEntryHead(o.p.out, k, vs)
 }
 
 func (o obj) add(k string, kind pkind) *pnode {
@@ -283,26 +280,22 @@ func (o obj) numOrStr(k, v string) {
 }
 
 // child adds an object field. size is only a hint kept for the callers' readability.
-func (o obj) child(k string, _ int) obj {
-	if o.p.stream {
-		*o.est += costField + len(k)
-		return o.openAt(k, false, false)
-	}
-	i := int32(len(o.p.nodes))
-	o.add(k, pObj)
-	*o.est += costField + len(k)
-	return obj{p: o.p, n: i, est: o.est}
-}
+func (o obj) child(k string, _ int) obj { return o.container(k, false) }
 
 // list adds a list field; fill it with elem and elemStr.
-func (o obj) list(k string, _ int) obj {
+func (o obj) list(k string, _ int) obj { return o.container(k, true) }
+
+func (o obj) container(k string, list bool) obj {
+	*o.est += costField + len(k)
 	if o.p.stream {
-		*o.est += costField + len(k)
-		return o.openAt(k, true, false)
+		return o.openAt(k, list, false)
+	}
+	kind := pObj
+	if list {
+		kind = pList
 	}
 	i := int32(len(o.p.nodes))
-	o.add(k, pList)
-	*o.est += costField + len(k)
+	o.add(k, kind)
 	return obj{p: o.p, n: i, est: o.est}
 }
 
@@ -353,7 +346,7 @@ func (o obj) encoded(k, value string, cost int) {
 // flatObj may be open at a time (between flatChild and end nothing else writes flat).
 type flatObj struct {
 	p   *payload
-	n   int32
+	n   int32 // its node in the tree; streaming, its depth
 	est *int
 	// to is where the fields go: the tree's flat bodies, or the stream itself.
 	to *[]byte
@@ -377,13 +370,7 @@ func (f flatObj) field(k, v string) {
 	vs := sizeBytes(len(v))
 	b := *f.to
 	start := len(b)
-	b = append(b, tagField1Bytes)
-	b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(vs)))
-	b = append(b, tagField1Bytes)
-	b = appendVarint(b, int32(len(k)))
-	b = append(b, k...)
-	b = append(b, tagField2Bytes)
-	b = appendVarint(b, int32(vs))
+	b = appendEntryHead(b, k, vs)
 	b = append(b, tagStringValue)
 	b = appendVarint(b, int32(len(v)))
 	*f.to = append(b, v...)
@@ -420,23 +407,14 @@ func (f flatObj) interpreted(r *parser.Record, fl *parser.Field, names *parser.N
 		b[start+1], b[vstart-3], b[vstart-1] = byte(es), byte(vs), byte(n)
 	} else {
 		// Lay the head out again with full-width lengths and move the value behind it.
-		var head [48]byte
-		h := append(head[:0], tagField1Bytes)
-		h = appendVarint(h, int32(es))
-		h = append(h, tagField1Bytes)
-		h = appendVarint(h, int32(len(k)))
-		hk := len(h) // the key follows here
-		h2 := append(head[hk:hk], tagField2Bytes)
-		h2 = appendVarint(h2, int32(vs))
-		h2 = append(h2, tagStringValue)
-		h2 = appendVarint(h2, int32(n))
-		old := vstart - start - len(k) // head bytes written before: 7 and the key length's varint
-		grow := (hk + len(h2)) - old
+		var head [64]byte
+		h := appendEntryHead(head[:0], k, vs)
+		h = append(h, tagStringValue)
+		h = appendVarint(h, int32(n))
+		grow := len(h) - (vstart - start)
 		b = append(b, make([]byte, grow)...)
-		copy(b[vstart+grow:], b[vstart:vstart+n])
-		copy(b[start+hk:], k)
-		copy(b[start:], h[:hk])
-		copy(b[start+hk+len(k):], h2)
+		copy(b[start+len(h):], b[vstart:vstart+n])
+		copy(b[start:], h)
 	}
 	*f.to = b
 	*f.est += len(b) - start // exact
@@ -554,14 +532,7 @@ func (p *payload) appendValue(b []byte, i int32) []byte {
 func (p *payload) appendObjBody(b []byte, i int32) []byte {
 	for c := p.nodes[i].first; c != 0; c = p.nodes[c].next {
 		n := &p.nodes[c]
-		k, vs := n.key, n.size
-		b = append(b, tagField1Bytes)
-		b = appendVarint(b, int32(sizeBytes(len(k))+sizeBytes(int(vs))))
-		b = append(b, tagField1Bytes)
-		b = appendVarint(b, int32(len(k)))
-		b = append(b, k...)
-		b = append(b, tagField2Bytes)
-		b = appendVarint(b, vs)
+		b = appendEntryHead(b, n.key, int(n.size))
 		b = p.appendValue(b, c)
 	}
 	return b
