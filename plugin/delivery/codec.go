@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
@@ -101,8 +102,7 @@ func (l *bufferList) Get(n int) *[]byte {
 	}
 	if best >= 0 {
 		b := l.bufs[best]
-		l.bufs = append(l.bufs[:best], l.bufs[best+1:]...)
-		l.bufs[:len(l.bufs)+1][len(l.bufs)] = nil // the list does not keep what it hands out
+		l.bufs = slices.Delete(l.bufs, best, best+1) // clears the freed slot: nothing kept twice
 		l.mu.Unlock()
 		*b = (*b)[:n]
 		return b

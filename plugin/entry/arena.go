@@ -112,22 +112,31 @@ var arenas = sync.Pool{New: func() any { return new(arena) }}
 
 func (a *arena) entry(owner *Builder) *entryNode {
 	recycled.mu.Lock()
-	if k := len(recycled.nodes); k > 0 {
-		n := recycled.nodes[k-1]
-		recycled.nodes[k-1] = nil
-		recycled.nodes = recycled.nodes[:k-1]
-		recycled.mu.Unlock()
+	n := pop(&recycled.nodes)
+	recycled.mu.Unlock()
+	if n != nil {
 		n.owner = owner
 		return n
 	}
-	recycled.mu.Unlock()
 	if len(a.entries) == 0 {
 		a.entries = make([]entryNode, chunkEntries)
 	}
-	n := &a.entries[0]
+	n = &a.entries[0]
 	a.entries = a.entries[1:]
 	n.owner = owner
 	return n
+}
+
+// pop takes the last of the recycled items in *s (nil when there is none), clearing its slot.
+func pop[T any](s *[]*T) *T {
+	k := len(*s)
+	if k == 0 {
+		return nil
+	}
+	v := (*s)[k-1]
+	(*s)[k-1] = nil
+	*s = (*s)[:k-1]
+	return v
 }
 
 // nodeOf returns the node of an entry the arena handed out.
@@ -209,11 +218,7 @@ func (a *arena) takePayload(en *entryNode, n int) []byte {
 		a.chunk.unref() // the arena's own reference
 		a.chunk = nil
 		recycled.mu.Lock()
-		if k := len(recycled.chunks); k > 0 {
-			a.chunk = recycled.chunks[k-1]
-			recycled.chunks[k-1] = nil
-			recycled.chunks = recycled.chunks[:k-1]
-		}
+		a.chunk = pop(&recycled.chunks)
 		recycled.mu.Unlock()
 		if a.chunk == nil {
 			a.chunk = &payloadChunk{buf: make([]byte, chunkPayload)}
