@@ -96,6 +96,10 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 			props[k] = v
 		}
 	}
+	if err := checkKeys(name); err != nil {
+		logf(name, output.LevelError, "configuration: "+err.Error())
+		return flb.FLB_ERROR
+	}
 	cfg, err := config.Parse(props)
 	if err != nil {
 		logf(name, output.LevelError, "configuration: "+err.Error())
@@ -130,6 +134,35 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 	}
 	logf(name, output.LevelInfo, fmt.Sprintf("writing to %s, resource %s", dest, cfg.Resource))
 	return flb.FLB_OK
+}
+
+// checkKeys looks for the keys fluent-bit would pass on without a word, in the configuration it
+// was started with (config.CheckProcess): a misspelt plugin key fails Init. Every Init checks (a
+// hot reload brings a new configuration); only the first instance of a configuration logs what
+// was found, so two instances do not say it twice.
+func checkKeys(name string) error {
+	cmdline, err := os.ReadFile("/proc/self/cmdline")
+	var cwd string
+	if err == nil {
+		cwd, err = os.Getwd()
+	}
+	mu.Lock()
+	first := len(instances) == 0
+	mu.Unlock()
+	if err != nil {
+		if first {
+			logf(name, output.LevelInfo, "configuration keys not checked: "+err.Error())
+		}
+		return nil
+	}
+	sc := config.CheckProcess(cmdline, cwd)
+	if first {
+		logf(name, output.LevelInfo, sc.Info)
+		for _, w := range sc.Warnings {
+			logf(name, output.LevelWarn, w)
+		}
+	}
+	return sc.Err
 }
 
 func lookup(ctx unsafe.Pointer) *instance {

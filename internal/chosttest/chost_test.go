@@ -323,3 +323,59 @@ func TestCHostReportsFailedExpectation(t *testing.T) {
 		t.Fatalf("chost should fail: err %v\n%s", err, out)
 	}
 }
+
+// The plugin reads the command line of the process it runs in as fluent-bit's, and the
+// configuration file it names, to find keys fluent-bit would hand on without a word: a misspelt
+// plugin key fails Init (naming the file, line and the key meant), any other unknown key is a
+// warning. The C host passes its extra arguments through, so the plugin sees "-c FILE" here as
+// it would in fluent-bit.
+func TestCHostChecksConfigurationKeys(t *testing.T) {
+	art, err := artifacts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "script"
+	write("fluent-bit.conf", "[SERVICE]\n    Flush 1\n@INCLUDE output.conf\n")
+	run := func(expect string, args ...string) string {
+		t.Helper()
+		write(script, fmt.Sprintf("instance a expect=%s Project_ID=p Cluster_Name=c Cluster_Location=l Node_Name=n Dry_Run=On\n", expect))
+		cmd := exec.Command(art[1], append([]string{art[0], script}, args...)...)
+		cmd.Dir = dir // "-c fluent-bit.conf" is relative to the working directory, as for fluent-bit
+		cmd.Env = append(os.Environ(), "GCE_METADATA_HOST=127.0.0.1:1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("chost %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+
+	write("output.conf", "[OUTPUT]\n    Name auditd_cloud_logging\n    Match *\n    Workers 1\n    Exlude exe=/usr/bin/true\n")
+	out := run("ERROR", "-c", "fluent-bit.conf")
+	for _, want := range []string{"init a rc=0 (ERROR)", `output.conf:5: key "exlude" is read neither by this plugin nor by fluent-bit; did you mean "Exclude"?`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("misspelt key: output lacks %q:\n%s", want, out)
+		}
+	}
+
+	write("output.conf", "[OUTPUT]\n    Name auditd_cloud_logging\n    Match *\n    Exclude exe=/usr/bin/true\n    Buffer_Size 1M\n")
+	out = run("OK", "--conf=fluent-bit.conf")
+	for _, want := range []string{"init a rc=1 (OK)", `output.conf:5: key "buffer_size" is read neither by this plugin nor by fluent-bit; it has no effect`,
+		"configuration keys checked in " + filepath.Join(dir, "fluent-bit.conf") + ", " + filepath.Join(dir, "output.conf") + " and on the command line: 1 auditd_cloud_logging section(s), 1 unknown key(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("unknown key: output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Arguments are numbered as in argv: chost's own two come first here, so "-p" is the ninth.
+	out = run("ERROR", "-e", "plugin.so", "-o", "auditd_cloud_logging", "-m", "*", "-p", "Include_Rw=on")
+	if want := `command line argument 9: key "include_rw" is read neither by this plugin nor by fluent-bit; did you mean "Include_Raw"?`; !strings.Contains(out, want) {
+		t.Errorf("command line: output lacks %q:\n%s", want, out)
+	}
+}

@@ -13,15 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/flbconf"
 )
-
-// Keys fluent-bit itself handles for every output instance (flb_output_set_property); the plugin
-// never sees them. Prefixes end with ".".
-var reservedOutputKeys = []string{
-	"name", "match", "match_regex", "alias", "retry_limit", "workers", "log_level",
-	"log_suppress_interval", "host", "port", "ipv6", "storage.total_limit_size", "tls",
-	"tls.", "net.", "processors", "event_type",
-}
 
 // Keys of the core plugins this project configures, from their config maps / property reads in
 // fluent-bit 4.1 (plus the generic input properties). A key outside these lists is either a typo
@@ -65,7 +58,7 @@ func pluginKey(key string) bool {
 // replaced by a stand-in value) and checks the metrics listener against the pod: reachable by a
 // scraper, on its own port, declared as a container port and in the scrape annotations. It
 // returns the metrics port ("" when Metrics_Listen is unset).
-func (s *shippedConfig) checkPluginConfig(t *testing.T, out *Section, httpPort string) string {
+func (s *shippedConfig) checkPluginConfig(t *testing.T, out *flbconf.Section, httpPort string) string {
 	t.Helper()
 	vars := s.cfg.Vars()
 	stand := map[string]string{"POD_IP": "10.128.0.7", "NODE_NAME": "gke-node-1"}
@@ -127,7 +120,7 @@ func (s *shippedConfig) checkPluginConfig(t *testing.T, out *Section, httpPort s
 // checkSectionKeys reports keys a section has that fluent-bit (or the plugin) would not accept,
 // repeated single-valued keys, and values that look like a trailing comment (classic format has
 // none: "Flush 5 # seconds" sets Flush to "5 # seconds").
-func checkSectionKeys(t *testing.T, s *Section, allowed func(string) bool, repeatable ...string) {
+func checkSectionKeys(t *testing.T, s *flbconf.Section, allowed func(string) bool, repeatable ...string) {
 	t.Helper()
 	for _, p := range s.Props {
 		if !allowed(p.Key) {
@@ -149,7 +142,7 @@ type shippedConfig struct {
 	variant string
 	ds      *appsv1.DaemonSet
 	fb      *corev1.Container
-	cfg     *Config
+	cfg     *flbconf.Config
 	dir     string // temp dir standing for /fluent-bit/etc
 }
 
@@ -175,17 +168,29 @@ func loadShipped(t *testing.T, variant string) *shippedConfig {
 	for name, body := range r.configMap(t).Data {
 		must(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
 	}
-	cfg, err := ParseFile(filepath.Join(dir, strings.TrimPrefix(main, configMount+"/")))
+	cfg, err := flbconf.ParseFile(filepath.Join(dir, strings.TrimPrefix(main, configMount+"/")))
 	if err != nil {
 		t.Fatalf("%s: %v", variant, err)
 	}
 	for _, w := range cfg.Warnings {
 		t.Errorf("%s: %s", variant, w)
 	}
+	// The plugin's own startup check reads the container's command line the same way and finds
+	// nothing to complain about.
+	local := append([]string{}, args[1:]...)
+	for i := range local {
+		if local[i] == main {
+			local[i] = filepath.Join(dir, strings.TrimPrefix(main, configMount+"/"))
+		}
+	}
+	keys, err := config.CheckStartupKeys(local, dir)
+	if err != nil || len(keys.Issues) > 0 || len(keys.Files) != len(cfg.Files) || keys.Sections != 1 {
+		t.Errorf("%s: the plugin's key check of %v: %+v, err %v (want no issues, one section, files %v)", variant, local, keys, err, cfg.Files)
+	}
 	return &shippedConfig{variant: variant, ds: ds, fb: fb, cfg: cfg, dir: dir}
 }
 
-func (s *shippedConfig) one(t *testing.T, name string) *Section {
+func (s *shippedConfig) one(t *testing.T, name string) *flbconf.Section {
 	t.Helper()
 	secs := s.cfg.SectionsNamed(name)
 	if len(secs) != 1 {
@@ -194,7 +199,7 @@ func (s *shippedConfig) one(t *testing.T, name string) *Section {
 	return secs[0]
 }
 
-func (s *shippedConfig) get(t *testing.T, sec *Section, key string) string {
+func (s *shippedConfig) get(t *testing.T, sec *flbconf.Section, key string) string {
 	t.Helper()
 	v, ok := sec.Get(key)
 	if !ok {
@@ -327,7 +332,7 @@ func TestShippedConfigs(t *testing.T) {
 			if got := s.get(t, out, "name"); got != config.PluginName {
 				t.Errorf("OUTPUT Name %q, the plugin registers %q", got, config.PluginName)
 			}
-			checkSectionKeys(t, out, func(k string) bool { return inList(k, reservedOutputKeys) || pluginKey(k) })
+			checkSectionKeys(t, out, func(k string) bool { return inList(k, config.FluentBitOutputKeys) || pluginKey(k) })
 			matchRe := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(s.get(t, out, "match")), `\*`, ".*") + "$")
 			if tag := s.get(t, in, "tag"); !matchRe.MatchString(tag) {
 				t.Errorf("OUTPUT Match %q does not match the input tag %q", s.get(t, out, "match"), tag)
@@ -405,7 +410,7 @@ func TestShippedConfigs(t *testing.T) {
 			if path.Dir(pf) != configMount {
 				t.Fatalf("Plugins_File %q is not in %s", pf, configMount)
 			}
-			pcfg, err := ParseFile(filepath.Join(s.dir, path.Base(pf)))
+			pcfg, err := flbconf.ParseFile(filepath.Join(s.dir, path.Base(pf)))
 			if err != nil {
 				t.Fatalf("plugins file: %v", err)
 			}
@@ -429,7 +434,7 @@ func TestShippedConfigs(t *testing.T) {
 func TestConfFilesParse(t *testing.T) {
 	conf := filepath.Join(repoRoot(t), "conf")
 	for _, main := range []string{"fluent-bit.conf", "fluent-bit-auditlog.conf", "plugins.conf"} {
-		cfg, err := ParseFile(filepath.Join(conf, main))
+		cfg, err := flbconf.ParseFile(filepath.Join(conf, main))
 		if err != nil {
 			t.Errorf("%s: %v", main, err)
 			continue
@@ -442,7 +447,7 @@ func TestConfFilesParse(t *testing.T) {
 	cm := render(t, variantCOS).configMap(t)
 	copied := dockerfileConfCopies(t)
 	for _, main := range []string{"fluent-bit.conf", "fluent-bit-auditlog.conf", "plugins.conf"} {
-		cfg, err := ParseFile(filepath.Join(conf, main))
+		cfg, err := flbconf.ParseFile(filepath.Join(conf, main))
 		if err != nil {
 			continue
 		}

@@ -4,7 +4,10 @@
  * fluent-bit-go a7a013e). Used by the plugin's ABI test; there are no Go files in this
  * directory on purpose (cgo would compile this file into a Go package).
  *
- *   chost PLUGIN.so SCRIPT
+ *   chost PLUGIN.so SCRIPT [ARG...]
+ *
+ * ARGs are ignored by chost; they are there for the plugin, which reads its process's command
+ * line as fluent-bit's (e.g. "-c fluent-bit.conf") to check the keys of its sections.
  *
  * SCRIPT lines (blank lines and # comments ignored; a double-quoted part of a word keeps its
  * blanks, e.g. Exclude="exe=/usr/bin/true key=net"):
@@ -266,8 +269,8 @@ int main(int argc, char **argv)
     char line[8192];
     int rc, i, lineno = 0;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: chost PLUGIN.so SCRIPT\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: chost PLUGIN.so SCRIPT [ARG...]\n");
         return 2;
     }
     so = dlopen(argv[1], RTLD_LAZY);

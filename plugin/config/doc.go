@@ -1,5 +1,6 @@
 // Package config parses and validates the plugin's [OUTPUT] section (Parse, pure) and fills
-// in what the GCE metadata server knows (Resolve, bounded I/O).
+// in what the GCE metadata server knows (Resolve, bounded I/O). CheckStartupKeys looks for the
+// keys fluent-bit would hand on without a word, in the configuration it was started with.
 //
 // Keys are case-insensitive. An unset or empty key takes its default. Every bad value fails
 // fluent-bit's Init with a message naming the key, the value and what is allowed.

@@ -1,4 +1,4 @@
-package deploytest
+package flbconf
 
 import (
 	"errors"
@@ -170,4 +170,11 @@ func FuzzClassicParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,4 +1,4 @@
-package deploytest
+package flbconf
 
 import (
 	"bytes"
@@ -152,12 +152,31 @@ const maxIncludes = 1000
 // path is resolved against the directory of the top-level file, as fluent-bit does when the path
 // does not exist relative to its working directory (the only case that does not depend on where
 // fluent-bit was started).
-func ParseFile(path string) (*Config, error) {
+func ParseFile(path string) (*Config, error) { return parseFile(path, "") }
+
+// ParseStarted reads the configuration of a running fluent-bit: path and relative include paths
+// are tried against cwd (its working directory) first, then includes against the directory of
+// the top-level file with its symbolic links resolved (fluent-bit takes realpath(): in a
+// Kubernetes ConfigMap mount that is the current ..data generation).
+func ParseStarted(path, cwd string) (*Config, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cwd, path)
+	}
+	return parseFile(path, cwd)
+}
+
+func parseFile(path, cwd string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	p := &confParser{cfg: &Config{}, root: filepath.Dir(abs), seen: map[string]bool{}}
+	root := filepath.Dir(abs)
+	if cwd != "" {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			root = filepath.Dir(real)
+		}
+	}
+	p := &confParser{cfg: &Config{}, root: root, cwd: cwd, seen: map[string]bool{}}
 	if err := p.file(abs); err != nil {
 		return nil, err
 	}
@@ -177,6 +196,7 @@ func Parse(name string, data []byte) (*Config, error) {
 type confParser struct {
 	cfg  *Config
 	root string
+	cwd  string // "" when relative includes resolve against root only
 	seen map[string]bool
 }
 
@@ -257,7 +277,11 @@ func (p *confParser) parse(file string, data []byte) error {
 				continue
 			}
 			if !filepath.IsAbs(target) {
-				target = filepath.Join(p.root, target)
+				if _, err := os.Stat(filepath.Join(p.cwd, target)); p.cwd == "" || err != nil {
+					target = filepath.Join(p.root, target)
+				} else {
+					target = filepath.Join(p.cwd, target)
+				}
 			}
 			if err := p.file(target); err != nil {
 				return err
