@@ -142,10 +142,6 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret C.int) {
 // was found, so two instances do not say it twice.
 func checkKeys(name string) error {
 	cmdline, err := os.ReadFile("/proc/self/cmdline")
-	var cwd string
-	if err == nil {
-		cwd, err = os.Getwd()
-	}
 	mu.Lock()
 	first := len(instances) == 0
 	mu.Unlock()
@@ -155,7 +151,8 @@ func checkKeys(name string) error {
 		}
 		return nil
 	}
-	sc := config.CheckProcess(cmdline, cwd)
+	// The working directory is fluent-bit's: the paths on its command line are read as given.
+	sc := config.CheckProcess(cmdline, "", os.Getenv)
 	if first {
 		logf(name, output.LevelInfo, sc.Info)
 		for _, w := range sc.Warnings {

@@ -183,9 +183,9 @@ func loadShipped(t *testing.T, variant string) *shippedConfig {
 			local[i] = filepath.Join(dir, strings.TrimPrefix(main, configMount+"/"))
 		}
 	}
-	keys, err := config.CheckStartupKeys(local, dir)
-	if err != nil || len(keys.Issues) > 0 || len(keys.Files) != len(cfg.Files) || keys.Sections != 1 {
-		t.Errorf("%s: the plugin's key check of %v: %+v, err %v (want no issues, one section, files %v)", variant, local, keys, err, cfg.Files)
+	keys := config.CheckStartupKeys(local, dir, func(string) string { return "" })
+	if keys.Skipped != "" || len(keys.Issues) > 0 || len(keys.Files) != len(cfg.Files) || keys.Sections != 1 {
+		t.Errorf("%s: the plugin's key check of %v: %+v (want no issues, one section, files %v)", variant, local, keys, cfg.Files)
 	}
 	return &shippedConfig{variant: variant, ds: ds, fb: fb, cfg: cfg, dir: dir}
 }

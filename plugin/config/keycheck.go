@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -24,7 +26,11 @@ var FluentBitOutputKeys = []string{
 type KeyIssue struct {
 	Key     string // lower-cased, as fluent-bit stores it
 	Where   string // "file:line", or "command line argument N"
-	Suggest string // the plugin key it most likely misspells; "" when none is close
+	Suggest string // the key it most likely misspells; "" when none is close
+	// Misspelt: Suggest is one of the plugin's own keys. The setting the operator meant would
+	// be lost without a word, so Init fails. (A misspelt fluent-bit key, say "Rety_Limit", is a
+	// warning with its suggestion: the list of fluent-bit's keys may lag a newer release.)
+	Misspelt bool
 }
 
 func (k KeyIssue) String() string {
@@ -46,7 +52,8 @@ func CheckKeys(s *flbconf.Section) []KeyIssue {
 		if p.File == "command line" {
 			where = fmt.Sprintf("command line argument %d", p.Line+1)
 		}
-		out = append(out, KeyIssue{Key: p.Key, Where: where, Suggest: closestKey(p.Key)})
+		suggest, plugin := closestKey(p.Key)
+		out = append(out, KeyIssue{Key: p.Key, Where: where, Suggest: suggest, Misspelt: plugin})
 	}
 	return out
 }
@@ -70,11 +77,12 @@ func isFluentBitOutputKey(k string) bool {
 	return false
 }
 
-// closestKey returns the plugin key that key most likely misspells: the same letters once case
-// and separators are ignored ("ProjectID"), or within one edit (two for keys of six letters
-// or more: "Exlude", "Colapse_Windw"). Distances count letters, so a short key is not matched
-// to anything it merely resembles.
-func closestKey(key string) string {
+// closestKey returns the key that key most likely misspells, and whether it is the plugin's:
+// the same letters once case and separators are ignored ("ProjectID"), or within one edit (two
+// for keys of six letters or more, counted without separators: "Exlude", "Colapse_Windw").
+// fluent-bit's own per-output keys are candidates too, so "Rety_Limit" is not taken for
+// "Rate_Limit". Keys under three letters are only matched exactly.
+func closestKey(key string) (suggest string, plugin bool) {
 	k := squash(key)
 	limit := 0
 	switch {
@@ -83,13 +91,21 @@ func closestKey(key string) string {
 	case len(k) >= 3:
 		limit = 1
 	}
-	best, bestDist := "", limit+1
-	for _, pk := range Keys {
-		if d := levenshtein.Distance(k, squash(pk), nil); d < bestDist {
-			best, bestDist = pk, d
+	bestDist := limit + 1
+	try := func(cand string, isPlugin bool) {
+		if d := levenshtein.Distance(k, squash(cand), nil); d < bestDist {
+			suggest, plugin, bestDist = cand, isPlugin, d
 		}
 	}
-	return best
+	for _, pk := range Keys {
+		try(pk, true)
+	}
+	for _, fk := range FluentBitOutputKeys {
+		if !strings.HasSuffix(fk, ".") {
+			try(fk, false)
+		}
+	}
+	return suggest, plugin
 }
 
 // squash lower-cases s and drops the separators people vary: "Project-Id" and "project_id"
@@ -112,37 +128,68 @@ type StartupKeys struct {
 	Issues   []KeyIssue
 	Files    []string // the configuration files read
 	Sections int      // the plugin's output sections checked, in the files and on the command line
+	Skipped  string   // why the configuration file was not checked; "" when it was, or there is none
 }
 
 // CheckStartupKeys reads the configuration fluent-bit was started with (args: its command line
-// without the program name; cwd: its working directory) and checks every output section that
-// loads this plugin, in the files and on the command line. The error says why nothing could be
-// checked (a YAML configuration, an unreadable file); no configuration at all is not an error.
-func CheckStartupKeys(args []string, cwd string) (StartupKeys, error) {
+// without the program name; cwd: its working directory, "" for this process's; getenv: its
+// environment, for ${VAR} in a section's Name) and checks every output section that loads this
+// plugin, in the file and on the command line. A file that cannot be checked (YAML, unreadable,
+// not what the classic reader accepts) is Skipped, and the command line is still checked.
+func CheckStartupKeys(args []string, cwd string, getenv func(string) string) StartupKeys {
 	var r StartupKeys
 	inv := flbconf.ParseCommandLine(args)
 	sections := inv.Sections
-	if inv.ConfigFile != "" {
-		if inv.YAML() {
-			return r, fmt.Errorf("%s is a YAML configuration; only the classic format is checked", inv.ConfigFile)
-		}
+	vars := map[string]string{}
+	switch {
+	case inv.ConfigFile == "":
+	case inv.YAML():
+		r.Skipped = inv.ConfigFile + " is a YAML configuration; only the classic format is checked"
+	case inv.Daemon && !filepath.IsAbs(inv.ConfigFile):
+		r.Skipped = "fluent-bit runs as a daemon (-d), which leaves its working directory: the relative path " + inv.ConfigFile + " no longer names its file"
+	default:
 		cfg, err := flbconf.ParseStarted(inv.ConfigFile, cwd)
 		if err != nil {
-			return r, err
+			r.Skipped = err.Error()
+			break
 		}
 		sections = append(cfg.Sections, sections...)
 		r.Files = cfg.Files
+		vars = cfg.Vars()
 	}
 	for _, s := range sections {
-		if !strings.EqualFold(s.Name, "output") {
-			continue
-		}
-		if name, _ := s.Get("name"); strings.EqualFold(strings.TrimSpace(name), PluginName) {
+		if isOutputSection(s.Name) && loadsPlugin(s, vars, getenv) {
 			r.Issues = append(r.Issues, CheckKeys(s)...)
 			r.Sections++
 		}
 	}
-	return r, nil
+	return r
+}
+
+// isOutputSection: fluent-bit takes any leading part of "outputs" as an output section
+// ([OUTPUT], [OUTPUTS], [OUT]; get_section_type), in any case.
+func isOutputSection(name string) bool {
+	return name != "" && strings.HasPrefix("outputs", strings.ToLower(name))
+}
+
+var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// loadsPlugin reports whether an output section loads this plugin: its first Name (the one
+// fluent-bit uses) with ${VAR} expanded from @SET variables and the environment, and without a
+// "://host:port" part (check_protocol), is the plugin's name in any case.
+func loadsPlugin(s *flbconf.Section, vars map[string]string, getenv func(string) string) bool {
+	name, _ := s.First("name")
+	name = varRef.ReplaceAllStringFunc(name, func(ref string) string {
+		v := ref[2 : len(ref)-1]
+		if val, ok := vars[v]; ok {
+			return val
+		}
+		return getenv(v)
+	})
+	if i := strings.Index(name, "://"); i > 0 {
+		name = name[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(name), PluginName)
 }
 
 // StartupCheck is what Init makes of CheckStartupKeys.
@@ -158,20 +205,18 @@ type StartupCheck struct {
 }
 
 // CheckProcess runs CheckStartupKeys for a running fluent-bit: cmdline is its
-// /proc/self/cmdline (NUL-separated, program name first), cwd its working directory.
-func CheckProcess(cmdline []byte, cwd string) StartupCheck {
+// /proc/self/cmdline (NUL-separated, program name first), cwd its working directory ("" for
+// this process's).
+func CheckProcess(cmdline []byte, cwd string, getenv func(string) string) StartupCheck {
 	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	r, err := CheckStartupKeys(args, cwd)
-	if err != nil {
-		return StartupCheck{Info: "configuration keys not checked: " + err.Error()}
-	}
+	r := CheckStartupKeys(args, cwd, getenv)
 	var sc StartupCheck
 	var typos []string
 	for _, is := range r.Issues {
-		if is.Suggest != "" {
+		if is.Misspelt {
 			typos = append(typos, is.String())
 		} else {
 			sc.Warnings = append(sc.Warnings, is.String()+"; it has no effect")
@@ -185,10 +230,17 @@ func CheckProcess(cmdline []byte, cwd string) StartupCheck {
 	if len(r.Files) > 0 {
 		where = "in " + strings.Join(r.Files, ", ") + " and on the command line"
 	}
-	if r.Sections == 0 {
-		sc.Info = "configuration keys not checked: no [OUTPUT] section with Name " + PluginName + " " + where
-	} else {
+	switch {
+	case r.Sections > 0:
 		sc.Info = fmt.Sprintf("configuration keys checked %s: %d %s section(s), %d unknown key(s)", where, r.Sections, PluginName, len(r.Issues))
+	case r.Skipped == "":
+		sc.Info = "configuration keys not checked: no output section naming " + PluginName + " found " + where
+	}
+	if r.Skipped != "" {
+		if sc.Info != "" {
+			sc.Info += "; "
+		}
+		sc.Info += "configuration file keys not checked: " + r.Skipped
 	}
 	return sc
 }

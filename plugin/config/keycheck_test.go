@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gke-audit/auditd-cloud-logging/plugin/flbconf"
@@ -27,9 +28,14 @@ func TestClosestKey(t *testing.T) {
 		"json_date_key":      "",
 		"log_summary_intrvl": "Log_Summary_Interval", // two letters left out
 		"summary_every":      "",
+		// fluent-bit's own keys are candidates too: a suggestion, never a plugin key
+		"rety_limit": "retry_limit",
+		"wokers":     "workers",
+		"mach":       "match",
 	} {
-		if got := closestKey(key); got != want {
-			t.Errorf("closestKey(%q) = %q, want %q", key, got, want)
+		got, plugin := closestKey(key)
+		if got != want || plugin != (want != "" && isPluginKey(want)) {
+			t.Errorf("closestKey(%q) = %q, %v; want %q", key, got, plugin, want)
 		}
 	}
 }
@@ -51,7 +57,7 @@ func TestCheckKeys(t *testing.T) {
 	}
 	got := CheckKeys(cfg.Sections[0])
 	want := []KeyIssue{
-		{Key: "exlude", Where: "/etc/fb/output.conf:10", Suggest: "Exclude"},
+		{Key: "exlude", Where: "/etc/fb/output.conf:10", Suggest: "Exclude", Misspelt: true},
 		{Key: "buffer_size", Where: "/etc/fb/output.conf:11"},
 	}
 	if len(got) != len(want) {
@@ -91,10 +97,14 @@ func TestCheckStartupKeys(t *testing.T) {
 		"etc/fb.yaml":     "pipeline:\n  outputs:\n    - name: auditd_cloud_logging\n",
 		"etc/broken.conf": "[OUTPUT]\nName x\n",
 	})
-	etc := filepath.Join(dir, "etc")
-	r, err := CheckStartupKeys([]string{"-c", "etc/fluent-bit.conf", "-o", PluginName, "-p", "Dry_Rn=on"}, dir)
-	if err != nil {
+	// A FIFO would block a reader until someone writes: it is not read again.
+	if err := syscall.Mkfifo(filepath.Join(dir, "etc", "fifo"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	etc := filepath.Join(dir, "etc")
+	r := CheckStartupKeys([]string{"-c", "etc/fluent-bit.conf", "-o", PluginName, "-p", "Dry_Rn=on"}, dir, noEnv)
+	if r.Skipped != "" {
+		t.Fatal(r.Skipped)
 	}
 	var got []string
 	for _, is := range r.Issues {
@@ -105,14 +115,44 @@ func TestCheckStartupKeys(t *testing.T) {
 		t.Errorf("issues %s\n  want %s\nsections %d (want 3), files %v (want 4)", strings.Join(got, " "), want, r.Sections, r.Files)
 	}
 
-	// What cannot be checked says why, and is not an error of the keys.
-	for _, args := range [][]string{{"-c", "etc/fb.yaml"}, {"-c", "etc/missing.conf"}, {"-c", "etc/broken.conf"}} {
-		if _, err := CheckStartupKeys(args, dir); err == nil {
-			t.Errorf("%v: no error", args)
+	// A file that cannot be checked says why; the command line is still checked.
+	for _, c := range []string{"etc/fb.yaml", "etc/missing.conf", "etc/broken.conf", "etc/fifo"} {
+		r := CheckStartupKeys([]string{"-c", c, "-o", PluginName, "-p", " Exclude = x ", "-p", "Exlude=y"}, dir, noEnv)
+		if r.Skipped == "" || r.Sections != 1 || len(r.Issues) != 1 || r.Issues[0].Key != "exlude" {
+			t.Errorf("-c %s: %+v, want it skipped with a reason and the command line checked", c, r)
 		}
 	}
-	if r, err := CheckStartupKeys([]string{"-i", "cpu", "-o", "stdout"}, dir); err != nil || r.Sections != 0 || len(r.Issues) != 0 {
-		t.Errorf("no plugin section: %+v, %v", r, err)
+	r = CheckStartupKeys([]string{"-d", "-c", "etc/fluent-bit.conf"}, dir, noEnv)
+	if !strings.Contains(r.Skipped, "daemon") || r.Sections != 0 {
+		t.Errorf("relative -c with -d: %+v", r)
+	}
+	if r := CheckStartupKeys([]string{"-i", "cpu", "-o", "stdout"}, dir, noEnv); r.Skipped != "" || r.Sections != 0 || len(r.Issues) != 0 {
+		t.Errorf("no plugin section: %+v", r)
+	}
+}
+
+// Which sections load the plugin, as fluent-bit decides: any leading part of "outputs" as the
+// section name, the first Name, ${VAR} from @SET and the environment, a "://host" part.
+func TestCheckStartupKeysFindsThePluginsSections(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, map[string]string{"fb.conf": "@SET plugin=auditd_cloud_logging\n" +
+		"[OUTPUTS]\n    Name auditd_cloud_logging\n    Exlude a\n" +
+		"[out]\n    Name ${plugin}\n    Exlude b\n" +
+		"[OUTPUT]\n    Name ${FROM_ENV}\n    Exlude c\n" +
+		"[OUTPUT]\n    Name auditd_cloud_logging://ignored\n    Exlude d\n" +
+		"[OUTPUT]\n    Name stdout\n    Name auditd_cloud_logging\n    Exlude e\n" + // fluent-bit loads stdout
+		"[OUTPUT]\n    Name auditd_cloud_logging\n    Name stdout\n    Exlude f\n" +
+		"[OUTPUTX]\n    Name auditd_cloud_logging\n    Exlude g\n" + // not an output section
+		"[INPUT]\n    Name auditd_cloud_logging\n    Exlude h\n",
+	})
+	env := func(k string) string { return map[string]string{"FROM_ENV": "AUDITD_CLOUD_LOGGING"}[k] }
+	r := CheckStartupKeys([]string{"-c", "fb.conf"}, dir, env)
+	var vals []string
+	for _, is := range r.Issues {
+		vals = append(vals, strings.TrimPrefix(is.Where, filepath.Join(dir, "fb.conf")+":"))
+	}
+	if got := strings.Join(vals, ","); got != "4,7,10,13,21" || r.Sections != 5 || r.Skipped != "" {
+		t.Errorf("issues at lines %s, want 4,7,10,13,21; %+v", got, r)
 	}
 }
 
@@ -136,9 +176,9 @@ func TestCheckStartupKeysResolvesLikeFluentBit(t *testing.T) {
 	must(os.Symlink("../cm/..data/fluent-bit.conf", filepath.Join(dir, "etc", "fluent-bit.conf")))
 	main := filepath.Join(dir, "etc", "fluent-bit.conf")
 	for cwd, want := range map[string]string{filepath.Join(dir, "work"): "incude", dir: "exlude"} {
-		r, err := CheckStartupKeys([]string{"-c", main}, cwd)
-		if err != nil || len(r.Issues) != 1 || r.Issues[0].Key != want {
-			t.Errorf("working directory %s: %+v, %v; want the key %q", cwd, r, err, want)
+		r := CheckStartupKeys([]string{"-c", main}, cwd, noEnv)
+		if r.Skipped != "" || len(r.Issues) != 1 || r.Issues[0].Key != want {
+			t.Errorf("working directory %s: %+v; want the key %q", cwd, r, want)
 		}
 	}
 }
@@ -153,7 +193,7 @@ func TestCheckProcess(t *testing.T) {
 		return []byte(strings.Join(append([]string{"/fluent-bit/bin/fluent-bit"}, args...), "\x00") + "\x00")
 	}
 
-	sc := CheckProcess(cmdline("-c", "fb.conf"), dir)
+	sc := CheckProcess(cmdline("-c", "fb.conf"), dir, noEnv)
 	if sc.Err == nil || !strings.Contains(sc.Err.Error(), `fb.conf:3: key "exlude"`) || !strings.Contains(sc.Err.Error(), `did you mean "Rate_Limit"?`) {
 		t.Errorf("both misspelt keys in the error: %v", sc.Err)
 	}
@@ -161,19 +201,19 @@ func TestCheckProcess(t *testing.T) {
 		t.Errorf("warnings %q", sc.Warnings)
 	}
 
-	sc = CheckProcess(cmdline("-c", "ok.conf"), dir)
+	sc = CheckProcess(cmdline("-c", "ok.conf"), dir, noEnv)
 	if sc.Err != nil || len(sc.Warnings) != 1 || !strings.Contains(sc.Info, "1 auditd_cloud_logging section(s), 1 unknown key(s)") {
 		t.Errorf("unknown key only: %+v", sc)
 	}
-	sc = CheckProcess(cmdline("-c", "fb.yaml"), dir)
+	sc = CheckProcess(cmdline("-c", "fb.yaml"), dir, noEnv)
 	if sc.Err != nil || !strings.Contains(sc.Info, "not checked: fb.yaml is a YAML configuration") {
 		t.Errorf("YAML: %+v", sc)
 	}
-	sc = CheckProcess(cmdline(), dir)
-	if sc.Err != nil || !strings.Contains(sc.Info, "not checked: no [OUTPUT] section with Name auditd_cloud_logging on the command line") {
+	sc = CheckProcess(cmdline(), dir, noEnv)
+	if sc.Err != nil || !strings.Contains(sc.Info, "not checked: no output section naming auditd_cloud_logging found on the command line") {
 		t.Errorf("no configuration: %+v", sc)
 	}
-	if sc = CheckProcess(nil, dir); sc.Err != nil {
+	if sc = CheckProcess(nil, dir, noEnv); sc.Err != nil || len(sc.Warnings) != 0 || !strings.Contains(sc.Info, "not checked") {
 		t.Errorf("empty command line: %+v", sc)
 	}
 }

@@ -42,6 +42,18 @@ func (s *Section) Get(key string) (string, bool) {
 	return "", false
 }
 
+// First returns the value of the first property named key (case-insensitive): where fluent-bit
+// takes one value of a repeated key when it sets a plugin up (the plugin name), it takes the first.
+func (s *Section) First(key string) (string, bool) {
+	key = asciiLower(key)
+	for _, p := range s.Props {
+		if p.Key == key {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
 // All returns every value of key, in file order (for keys that may repeat, such as Systemd_Filter).
 func (s *Section) All(key string) []string {
 	key = asciiLower(key)
@@ -134,6 +146,27 @@ func (c *Config) VarRefs() []string {
 	return out
 }
 
+// glob is filepath.Glob as glob(3) without GLOB_PERIOD, which fluent-bit uses: a wildcard does
+// not match a leading dot ("conf.d/*" leaves out conf.d/.old.conf and a ConfigMap's ..data).
+func glob(pattern string) ([]string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	pat := strings.Split(filepath.Clean(pattern), string(filepath.Separator))
+	out := matches[:0]
+next:
+	for _, m := range matches {
+		for i, el := range strings.Split(filepath.Clean(m), string(filepath.Separator)) {
+			if i < len(pat) && strings.HasPrefix(el, ".") && !strings.HasPrefix(pat[i], ".") && strings.ContainsAny(pat[i], `*?[\`) {
+				continue next
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // ParseError names the file and line fluent-bit would reject, and why.
 type ParseError struct {
 	File string
@@ -152,32 +185,42 @@ const maxIncludes = 1000
 // path is resolved against the directory of the top-level file, as fluent-bit does when the path
 // does not exist relative to its working directory (the only case that does not depend on where
 // fluent-bit was started).
-func ParseFile(path string) (*Config, error) { return parseFile(path, "") }
-
-// ParseStarted reads the configuration of a running fluent-bit: path and relative include paths
-// are tried against cwd (its working directory) first, then includes against the directory of
-// the top-level file with its symbolic links resolved (fluent-bit takes realpath(): in a
-// Kubernetes ConfigMap mount that is the current ..data generation).
-func ParseStarted(path, cwd string) (*Config, error) {
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(cwd, path)
-	}
-	return parseFile(path, cwd)
-}
-
-func parseFile(path, cwd string) (*Config, error) {
+func ParseFile(path string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Dir(abs)
-	if cwd != "" {
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			root = filepath.Dir(real)
+	p := &confParser{cfg: &Config{}, root: filepath.Dir(abs), seen: map[string]bool{}}
+	return p.run(abs)
+}
+
+// ParseStarted reads the configuration of a running fluent-bit, resolving paths as it did. path
+// and relative include paths name files in its working directory first: cwd, or "" for this
+// process's own, which a plugin shares with fluent-bit (the paths are then used as given, and
+// the kernel resolves them as it did for fluent-bit). An include not found there is looked for
+// beside the top-level file with its links resolved (realpath(): in a Kubernetes ConfigMap
+// mount, the current ..data generation).
+func ParseStarted(path, cwd string) (*Config, error) {
+	at := func(rel string) string {
+		if cwd == "" || filepath.IsAbs(rel) {
+			return rel
 		}
+		return filepath.Join(cwd, rel)
 	}
-	p := &confParser{cfg: &Config{}, root: root, cwd: cwd, seen: map[string]bool{}}
-	if err := p.file(abs); err != nil {
+	real, err := filepath.EvalSymlinks(at(path))
+	if err != nil {
+		return nil, &ParseError{File: path, Msg: err.Error()}
+	}
+	root, err := filepath.Abs(filepath.Dir(real))
+	if err != nil {
+		return nil, err
+	}
+	p := &confParser{cfg: &Config{}, root: root, at: at, seen: map[string]bool{}}
+	return p.run(at(path))
+}
+
+func (p *confParser) run(path string) (*Config, error) {
+	if err := p.file(path); err != nil {
 		return nil, err
 	}
 	return p.cfg, nil
@@ -196,7 +239,9 @@ func Parse(name string, data []byte) (*Config, error) {
 type confParser struct {
 	cfg  *Config
 	root string
-	cwd  string // "" when relative includes resolve against root only
+	// at, when set, places a relative include in the working directory, where it is looked for
+	// before root (ParseStarted).
+	at   func(string) string
 	seen map[string]bool
 }
 
@@ -207,13 +252,34 @@ func (p *confParser) file(path string) error {
 	if len(p.seen) >= maxIncludes {
 		return &ParseError{File: path, Msg: fmt.Sprintf("more than %d configuration files", maxIncludes)}
 	}
-	data, err := os.ReadFile(path)
+	// Only regular files are read: fluent-bit reads a directory as an empty file (fgets fails),
+	// and a FIFO or a device would block here, in Init, where fluent-bit read it once already.
+	st, err := os.Stat(path)
 	if err != nil {
 		return &ParseError{File: path, Msg: err.Error()}
+	}
+	var data []byte
+	switch {
+	case st.Mode().IsRegular():
+		if data, err = os.ReadFile(path); err != nil {
+			return &ParseError{File: path, Msg: err.Error()}
+		}
+	case st.IsDir():
+	default:
+		return &ParseError{File: path, Msg: "not a regular file (" + st.Mode().Type().String() + "): not read again"}
 	}
 	p.seen[path] = true
 	p.cfg.Files = append(p.cfg.Files, path)
 	return p.parse(path, data)
+}
+
+func (p *confParser) warn(file string, line int, format string, args ...any) {
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s:%d: ", file, line)+fmt.Sprintf(format, args...))
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
@@ -265,7 +331,7 @@ func (p *confParser) parse(file string, data []byte) error {
 				if !filepath.IsAbs(pattern) {
 					pattern = filepath.Join(p.root, pattern)
 				}
-				matches, err := filepath.Glob(pattern)
+				matches, err := glob(pattern)
 				if err != nil || len(matches) == 0 {
 					return errAt(line, "@INCLUDE %q matches no file", target)
 				}
@@ -277,10 +343,10 @@ func (p *confParser) parse(file string, data []byte) error {
 				continue
 			}
 			if !filepath.IsAbs(target) {
-				if _, err := os.Stat(filepath.Join(p.cwd, target)); p.cwd == "" || err != nil {
-					target = filepath.Join(p.root, target)
+				if p.at != nil && exists(p.at(target)) {
+					target = p.at(target)
 				} else {
-					target = filepath.Join(p.cwd, target)
+					target = filepath.Join(p.root, target)
 				}
 			}
 			if err := p.file(target); err != nil {
@@ -289,13 +355,16 @@ func (p *confParser) parse(file string, data []byte) error {
 			continue
 		}
 		if buf[0] == '@' && len(buf) > 3 {
+			// fluent-bit ignores what it cannot run (flb_meta_run's result is not checked).
 			directive, value, _ := strings.Cut(buf, " ")
 			directive = strings.ToUpper(directive)
 			if directive != "@SET" {
-				return errAt(line, "unknown directive %s (classic format knows @INCLUDE and @SET)", directive)
+				p.warn(file, line, "unknown directive %s is ignored (classic format knows @INCLUDE and @SET)", directive)
+				continue
 			}
 			if k, _, ok := strings.Cut(value, "="); !ok || strings.TrimSpace(k) == "" {
-				return errAt(line, "@SET needs KEY=VALUE, got %q", value)
+				p.warn(file, line, "@SET needs KEY=VALUE, got %q: ignored", value)
+				continue
 			}
 			p.cfg.Metas = append(p.cfg.Metas, Meta{Directive: directive, Value: value, File: file, Line: line})
 			continue
@@ -306,11 +375,11 @@ func (p *confParser) parse(file string, data []byte) error {
 				return errAt(line, "bad header definition %q: missing ']'", buf)
 			}
 			if section != nil && nKeys == 0 {
-				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s:%d: previous section did not have keys", file, line))
+				p.warn(file, line, "previous section did not have keys")
 			}
 			name := buf[1:end]
 			if strings.TrimSpace(name) == "" {
-				return errAt(line, "empty section name")
+				p.warn(file, line, "empty section name: fluent-bit applies the section to nothing")
 			}
 			section = &Section{Name: name, File: file, Line: line, Groups: map[string][]Property{}}
 			p.cfg.Sections = append(p.cfg.Sections, section)

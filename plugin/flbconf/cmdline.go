@@ -11,6 +11,9 @@ import (
 type Invocation struct {
 	ConfigFile string
 	Sections   []*Section // Name "input", "filter", "output", ...; File "command line", Line the argument's index
+	// Daemon: -d/--daemon, after which fluent-bit changes its working directory to "/" (once the
+	// configuration is read, before the plugins start).
+	Daemon bool
 }
 
 // YAML reports whether fluent-bit reads ConfigFile as YAML (it decides by the extension).
@@ -52,12 +55,14 @@ func ParseCommandLine(args []string) Invocation {
 	var cur *Section
 	apply := func(opt byte, arg string, at int) {
 		switch opt {
+		case 'd':
+			inv.Daemon = true
 		case 'c':
 			inv.ConfigFile = arg
 		case 'i', 'F', 'o', 'r', 'C':
 			name := map[byte]string{'i': "input", 'F': "filter", 'o': "output", 'r': "processor", 'C': "custom"}[opt]
 			cur = &Section{Name: name, File: "command line", Line: at, Groups: map[string][]Property{}}
-			cur.Props = append(cur.Props, Property{Key: "name", Value: arg, File: "command line", Line: at})
+			cur.Props = append(cur.Props, Property{Key: "name", Value: cTrim(arg), File: "command line", Line: at})
 			inv.Sections = append(inv.Sections, cur)
 		case 'p', 'm', 't':
 			if cur == nil {
@@ -70,7 +75,8 @@ func ParseCommandLine(args []string) Invocation {
 					return // set_property refuses it, silently
 				}
 			}
-			cur.Props = append(cur.Props, Property{Key: asciiLower(k), Value: v, File: "command line", Line: at})
+			// flb_cf_section_property_add lower-cases and trims both, as the file reader does.
+			cur.Props = append(cur.Props, Property{Key: asciiLower(cTrim(k)), Value: cTrim(v), File: "command line", Line: at})
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -89,7 +95,9 @@ func ParseCommandLine(args []string) Invocation {
 				i++
 				val = args[i]
 			}
-			if opt, read := longToShort[full]; read {
+			if full == "daemon" {
+				apply('d', "", at)
+			} else if opt, read := longToShort[full]; read {
 				apply(opt, val, at)
 			}
 		case len(a) > 1 && a[0] == '-':
@@ -97,6 +105,9 @@ func ParseCommandLine(args []string) Invocation {
 			for j := 1; j < len(a); j++ {
 				opt := a[j]
 				if strings.IndexByte(shortWithArg, opt) < 0 {
+					if opt == 'd' {
+						apply('d', "", at)
+					}
 					continue
 				}
 				val := a[j+1:]

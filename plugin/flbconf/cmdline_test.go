@@ -9,6 +9,9 @@ import (
 // render writes an Invocation compactly: "c=FILE; output name=x match=* k=v; input ...".
 func render(inv Invocation) string {
 	parts := []string{"c=" + inv.ConfigFile}
+	if inv.Daemon {
+		parts[0] += " d"
+	}
 	for _, s := range inv.Sections {
 		p := s.Name
 		for _, kv := range s.Props {
@@ -43,8 +46,16 @@ func TestParseCommandLine(t *testing.T) {
 		{"--output=x --prop=a=b=c --prop noequals", "c=; output name=x@0 a=b=c@1"},
 		{"-F grep -p regex=log x -o x", "c=; filter name=grep@0 regex=log x@2; output name=x@4"},
 		{"-o", "c=; output name=@0"}, // no argument left: getopt fails, fluent-bit exits
+		// flb_cf_section_property_add lower-cases and trims keys and values
+		{"-o| x |-p| Exclude = exe=/bin/true ", "c=; output name=x@0 exclude=exe=/bin/true@2"},
+		{"-dc|a.conf", "c=a.conf d"},
+		{"--daemon|-c|a.conf", "c=a.conf d"},
+		{"--da|-c|a.conf", "c=a.conf d"},
 	} {
 		args := strings.Fields(tc.args)
+		if strings.Contains(tc.args, "|") {
+			args = strings.Split(tc.args, "|")
+		}
 		if tc.args == "-F grep -p regex=log x -o x" {
 			args = []string{"-F", "grep", "-p", "regex=log x", "-o", "x"}
 		}
@@ -63,7 +74,7 @@ func TestInvocationYAML(t *testing.T) {
 }
 
 // FuzzParseCommandLine: any argument list reads without a panic, and every property it finds
-// belongs to a section that an option before it created.
+// comes from the option at its argument index (its value is in that argument or the next).
 func FuzzParseCommandLine(f *testing.F) {
 	for _, s := range []string{"-c\x00a.conf", "-o\x00x\x00-p\x00k=v", "--conf=a\x00-vqo\x00y", "-\x00--\x00-p"} {
 		f.Add(s)
@@ -76,8 +87,11 @@ func FuzzParseCommandLine(f *testing.F) {
 				t.Fatalf("section %+v does not start with its name", s)
 			}
 			for _, p := range s.Props {
-				if p.Line < s.Line || p.Line >= len(args) {
-					t.Fatalf("property %+v outside the arguments (section at %d, %d args)", p, s.Line, len(args))
+				if p.Line < s.Line || p.Line >= len(args) || !strings.HasPrefix(args[p.Line], "-") {
+					t.Fatalf("property %+v not at an option (section at %d, args %q)", p, s.Line, args)
+				}
+				if !strings.Contains(args[p.Line], p.Value) && (p.Line+1 >= len(args) || !strings.Contains(args[p.Line+1], p.Value)) {
+					t.Fatalf("property %+v: value in neither argument %d nor the next (%q)", p, p.Line, args)
 				}
 			}
 		}
