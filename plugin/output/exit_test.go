@@ -399,3 +399,82 @@ func BenchmarkRequeue(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(batch)), "ns/entry")
 	})
 }
+
+// A panic while a flush holds the instance lock (here a log line that panics, under the lock,
+// for a chunk with a malformed record) unwinds with the lock free: the cgo layer's recovery
+// answers for that flush, and later flushes, ticks and the exit still run. Before, the
+// unwinding deadlocked on the lock and the node silently stopped shipping.
+func TestPanicInFlushFreesTheLock(t *testing.T) {
+	srv := startServer(t)
+	var once sync.Once
+	i, _ := newInstanceLogging(t, srv, func(logf func(string, string)) func(string, string) {
+		return func(level, msg string) {
+			if strings.Contains(msg, "malformed msgpack records") {
+				once.Do(func() { panic("injected") })
+			}
+			logf(level, msg)
+		}
+	})
+	w := flbchunk.NewWriter(flbchunk.Options{V2: true})
+	lines := corpus(t, "audit.log")[:20]
+	for k, line := range lines {
+		w.Line(recordTime, line)
+		if k == 5 {
+			w.Raw(flbchunk.BadArity)
+		}
+	}
+	data := w.Bytes()
+	func() {
+		defer func() {
+			if r := recover(); r != "injected" {
+				t.Fatalf("recovered %v, want the injected panic", r)
+			}
+		}()
+		i.Flush(data, "audit")
+	}()
+	done := make(chan Counters)
+	go func() { done <- i.Counters() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the instance lock is still held after the panic")
+	}
+	// The same chunk again (fluent-bit's replay after the cgo layer's RETRY) goes through.
+	if out := i.Flush(data, "audit"); out != delivery.OK {
+		t.Fatalf("flush after the panic: %v", out)
+	}
+	closeNow(t, i)
+	if c := i.Counters(); c.Entries == 0 {
+		t.Fatalf("nothing written after the panic: %+v", c)
+	}
+}
+
+// A panic in the background round is logged and the round abandoned, with the lock free; the
+// goroutine (outside the cgo layer's recovery) keeps running instead of taking fluent-bit down.
+func TestPanicInTickRecovered(t *testing.T) {
+	srv := startServer(t)
+	i, l := newInstance(t, srv, "Event_Quiet", "10ms", "Event_Timeout", "100ms")
+	var once sync.Once
+	i.mu.Lock()
+	i.onTick = func() { once.Do(func() { panic("injected tick") }) }
+	i.mu.Unlock()
+	lines := corpus(t, "audit.log")[:20]
+	// Wait for a background round to hit the panic, then for later rounds to ship the chunk's
+	// events by time alone.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(l.find("panic in the background round")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := l.find("panic in the background round"); len(got) != 1 || !strings.Contains(got[0], "injected tick") || !strings.HasPrefix(got[0], LevelError) {
+		t.Fatalf("panic not logged once as an error: %v", l.lines)
+	}
+	if out := i.Flush(lineChunk(flbchunk.Options{V2: true}, recordTime, lines), "audit"); out != delivery.OK {
+		t.Fatalf("flush %v", out)
+	}
+	for i.Counters().Written == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := i.Counters(); c.Written == 0 {
+		t.Fatalf("the background round stopped after the panic: %+v", c)
+	}
+}

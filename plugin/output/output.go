@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -191,6 +192,8 @@ type Instance struct {
 	// beforeDecode, when set (tests only), runs in Flush while mu is released between the
 	// closed check and decoding: the window in which Close can finish.
 	beforeDecode func()
+	// onTick, when set (tests only), runs at the start of each background round, under mu.
+	onTick func()
 
 	stop chan struct{}
 	done chan struct{}
@@ -384,32 +387,10 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 	if i.beforeDecode != nil {
 		i.beforeDecode()
 	}
-	i.mu.Lock()
-	// Close may have run while the lock was released (above, or during the make-room write):
-	// its final drain is done, so records fed now would stay in the assembler for good.
-	if i.closed {
-		i.m.Retries.Inc()
-		i.mu.Unlock()
+	if !i.feed(data, tag) {
 		i.logf(LevelError, "flush during exit: chunk of "+tag+" left to fluent-bit (RETRY)")
 		return delivery.Retry
 	}
-	now := i.now()
-	i.dupUnparsed = 0
-	st := chunk.Decode(data, func(ts time.Time, in chunk.Input) { i.addLocked(ts, in, now) })
-	i.m.RecordsIn.Add(float64(st.Records + st.Malformed))
-	i.m.RecordsMalformed.Add(float64(st.Malformed))
-	if st.Malformed > 0 {
-		i.logf(LevelWarn, fmt.Sprintf("chunk of %s: %d malformed msgpack records (shipped as unparsed entries), "+
-			"%d undecodable trailing bytes", tag, st.Malformed, st.TrailingBytes))
-	}
-	i.drainLocked(now)
-	if dups := i.syncAsmLocked() + i.dupUnparsed; dups > 0 {
-		// Normal after a RETRY (fluent-bit replays the chunk) or a re-read file; counted in
-		// records_duplicate_total and the exit line, so only worth a debug line here.
-		i.logf(LevelDebug, fmt.Sprintf("chunk of %s: %d records seen before (%d of them unparsed inputs), "+
-			"not fed or shipped again", tag, dups, i.dupUnparsed))
-	}
-	i.mu.Unlock()
 
 	out := i.write(bound())
 	if out == delivery.Retry {
@@ -418,6 +399,45 @@ func (i *Instance) Flush(data []byte, tag string) delivery.Outcome {
 		i.mu.Unlock()
 	}
 	return out
+}
+
+// feed decodes a chunk into the assembler and queues the entries of what completes. It reports
+// false, feeding nothing, when Close ran first: its final drain is done, so records fed now
+// would stay in the assembler for good.
+func (i *Instance) feed(data []byte, tag string) (fed bool) {
+	i.locked(func() {
+		if i.closed {
+			i.m.Retries.Inc()
+			return
+		}
+		fed = true
+		now := i.now()
+		i.dupUnparsed = 0
+		st := chunk.Decode(data, func(ts time.Time, in chunk.Input) { i.addLocked(ts, in, now) })
+		i.m.RecordsIn.Add(float64(st.Records + st.Malformed))
+		i.m.RecordsMalformed.Add(float64(st.Malformed))
+		if st.Malformed > 0 {
+			i.logf(LevelWarn, fmt.Sprintf("chunk of %s: %d malformed msgpack records (shipped as unparsed entries), "+
+				"%d undecodable trailing bytes", tag, st.Malformed, st.TrailingBytes))
+		}
+		i.drainLocked(now)
+		if dups := i.syncAsmLocked() + i.dupUnparsed; dups > 0 {
+			// Normal after a RETRY (fluent-bit replays the chunk) or a re-read file; counted in
+			// records_duplicate_total and the exit line, so only worth a debug line here.
+			i.logf(LevelDebug, fmt.Sprintf("chunk of %s: %d records seen before (%d of them unparsed inputs), "+
+				"not fed or shipped again", tag, dups, i.dupUnparsed))
+		}
+	})
+	return fed
+}
+
+// locked runs f holding the instance lock, released by defer: a panic in the parser, the
+// filters or the builder must unwind to a recovery (the cgo layer's, or tick's) with the lock
+// free, not leave every later flush, tick and exit waiting on it.
+func (i *Instance) locked(f func()) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	f()
 }
 
 func (i *Instance) addLocked(ts time.Time, in chunk.Input, now time.Time) {
@@ -710,27 +730,44 @@ func (i *Instance) run(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		i.mu.Lock()
+		i.tick()
+	}
+}
+
+// tick is one round of run. A panic in it (a bug in the parser, the filters, the builder or
+// the writer) is logged and the round abandoned: this goroutine is not under the cgo layer's
+// recovery, and an unrecovered panic would take fluent-bit down with every event in memory.
+func (i *Instance) tick() {
+	defer func() {
+		if r := recover(); r != nil {
+			i.logf(LevelError, fmt.Sprintf("panic in the background round (events completed by time, collapse windows, "+
+				"queued writes), round abandoned: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	var due bool
+	summary := ""
+	i.locked(func() {
 		now := i.now()
+		if i.onTick != nil {
+			i.onTick()
+		}
 		i.drainLocked(now)
 		i.outs = i.stage.Tick(now, i.outs[:0])
 		i.queueOutsLocked()
 		i.syncAsmLocked()
-		due := len(i.pending) > 0 && !now.Before(i.nextTry) && i.flushing == 0
-		summary := ""
+		due = len(i.pending) > 0 && !now.Before(i.nextTry) && i.flushing == 0
 		if iv := i.cfg.LogSummaryInterval; iv > 0 && now.Sub(i.lastSummary) >= iv {
 			i.lastSummary = now
 			summary = i.m.Summary()
 		}
-		i.mu.Unlock()
-		if summary != "" {
-			i.logf(LevelInfo, "summary: "+summary)
-		}
-		// A flush holding wsem is already sending the queue; try again next tick.
-		if due && i.tryLockWrite() {
-			i.writeHeld(i.base)
-			i.unlockWrite()
-		}
+	})
+	if summary != "" {
+		i.logf(LevelInfo, "summary: "+summary)
+	}
+	// A flush holding wsem is already sending the queue; try again next tick.
+	if due && i.tryLockWrite() {
+		defer i.unlockWrite()
+		i.writeHeld(i.base)
 	}
 }
 
@@ -760,16 +797,16 @@ func (i *Instance) Close(ctx context.Context) {
 	} else {
 		defer i.unlockWrite()
 	}
-	i.mu.Lock()
-	now := i.now()
-	i.drainLocked(now)
-	i.items = i.asm.DrainAll(i.items[:0])
-	i.queueItemsLocked(now)
-	// Open collapse groups and what was held back since the last report go out now.
-	i.outs = i.stage.Flush(now, i.outs[:0])
-	i.queueOutsLocked()
-	i.syncAsmLocked()
-	i.mu.Unlock()
+	i.locked(func() {
+		now := i.now()
+		i.drainLocked(now)
+		i.items = i.asm.DrainAll(i.items[:0])
+		i.queueItemsLocked(now)
+		// Open collapse groups and what was held back since the last report go out now.
+		i.outs = i.stage.Flush(now, i.outs[:0])
+		i.queueOutsLocked()
+		i.syncAsmLocked()
+	})
 
 	for {
 		if i.writeHeld(ctx) == delivery.OK || ctx.Err() != nil {

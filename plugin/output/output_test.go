@@ -103,6 +103,13 @@ func startServer(t testing.TB) *fakelogging.Server {
 // timeout are long so that only end markers and Close complete events, unless kv says otherwise.
 func newInstance(t testing.TB, srv *fakelogging.Server, kv ...string) (*Instance, *logs) {
 	t.Helper()
+	return newInstanceLogging(t, srv, nil, kv...)
+}
+
+// newInstanceLogging is newInstance with the instance's log function wrapped by wrap (when
+// not nil) from the start.
+func newInstanceLogging(t testing.TB, srv *fakelogging.Server, wrap func(func(level, msg string)) func(level, msg string), kv ...string) (*Instance, *logs) {
+	t.Helper()
 	m := config.MapGetter{
 		"Project_ID": "test-project", "Log_Name": "linux-auditd", "Cluster_Name": "c1",
 		"Cluster_Location": "us-central1", "Node_Name": "node-1", "Endpoint": srv.Addr, "Insecure": "on",
@@ -120,7 +127,11 @@ func newInstance(t testing.TB, srv *fakelogging.Server, kv ...string) (*Instance
 		t.Fatal(err)
 	}
 	l := &logs{}
-	i, err := New(cfg, w, l.logf)
+	logf := l.logf
+	if wrap != nil {
+		logf = wrap(logf)
+	}
+	i, err := New(cfg, w, logf)
 	if err != nil {
 		t.Fatal(err)
 	}
