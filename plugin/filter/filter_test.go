@@ -292,6 +292,50 @@ func TestStageCollapse(t *testing.T) {
 	}
 }
 
+// Collapsing only merges events an investigator could not tell apart: the same action by the
+// same users on the same object with the same result. Process and session ids and the time
+// may differ (the runs of one cron job); anything else keeps an event out of the group.
+func TestStageCollapseKeepsApart(t *testing.T) {
+	base := func(serial uint64, opts ...evOpt) *parser.Event {
+		ev := mkEvent(serial, t0, tSyscall, append([]evOpt{sysc("connect"), exe("/usr/bin/curl"), success("no"),
+			auid(1000, "alice"), uid(0, "root"), peer("inet", "10.0.0.1", 443), paths("/etc/hosts")}, opts...)...)
+		ev.Summary.PID, ev.Summary.PPID, ev.Summary.Ses = fmt.Sprint(100+serial), fmt.Sprint(200+serial), fmt.Sprint(serial)
+		return ev
+	}
+	set := func(f func(*parser.Summary)) evOpt { return func(e *parser.Event) { f(&e.Summary) } }
+	for name, opt := range map[string]evOpt{
+		"peer address":  peer("inet", "10.0.0.2", 443),
+		"peer port":     peer("inet", "10.0.0.1", 80),
+		"path":          set(func(sm *parser.Summary) { sm.Paths = []parser.PathItem{{Name: "/etc/shadow"}} }),
+		"auid":          auid(1001, "bob"),
+		"euid":          set(func(sm *parser.Summary) { sm.EUID = parser.ID{Num: 1, Set: true} }),
+		"gid":           set(func(sm *parser.Summary) { sm.GID = parser.ID{Num: 5, Set: true} }),
+		"exit":          set(func(sm *parser.Summary) { sm.Exit = "-13" }),
+		"cwd":           set(func(sm *parser.Summary) { sm.Cwd = "/tmp" }),
+		"tty":           set(func(sm *parser.Summary) { sm.TTY = "pts1" }),
+		"login host":    set(func(sm *parser.Summary) { sm.Hostname = "203.0.113.9" }),
+		"account":       set(func(sm *parser.Summary) { sm.Acct = "root" }),
+		"terminal":      set(func(sm *parser.Summary) { sm.Terminal = "ssh" }),
+		"operation":     set(func(sm *parser.Summary) { sm.Op = "PAM:authentication" }),
+		"argv":          argv("curl", "http://x"),
+		"rule key":      keys("egress"),
+		"result":        success("yes"),
+		"arch":          set(func(sm *parser.Summary) { sm.Arch = "i386" }),
+		"unset vs zero": set(func(sm *parser.Summary) { sm.AUID = parser.ID{Num: 0, Set: false} }),
+	} {
+		st := New(Options{CollapseWindow: time.Minute})
+		if _, d := st.Process(base(1), t0, nil); d != Shipped {
+			t.Fatalf("%s: first event %v", name, d)
+		}
+		if _, d := st.Process(base(2, opt), t0, nil); d != Shipped {
+			t.Errorf("an event differing only in its %s was collapsed into the first (%v)", name, d)
+		}
+		if _, d := st.Process(base(3), t0, nil); d != Collapsed {
+			t.Errorf("%s case: an event differing only in pid, ppid and session was not collapsed (%v)", name, d)
+		}
+	}
+}
+
 func TestStageCollapseTickLive(t *testing.T) {
 	st := New(Options{CollapseWindow: time.Minute})
 	wall := t0

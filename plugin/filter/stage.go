@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,35 +271,61 @@ func (s *Stage) emitReport(now time.Time, out []Out) []Out {
 	return out
 }
 
-// fingerprint hashes what makes two events "the same" for collapsing: exe, argv, uid, result
-// and rule keys (plus type and syscall, so an exec never collapses with a connect).
+// fingerprint hashes what makes two events "the same" for collapsing: everything the summary
+// says about who did what to which object, with what result — all but the process and session
+// ids and the time, which differ between the runs of one cron job. Two connects to different
+// peers, opens of different files or logins from different hosts stay apart: a repeat count
+// must never stand for events an investigator would want to tell apart.
 func (s *Stage) fingerprint(ev *parser.Event) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
-	sm := &ev.Summary
-	if len(ev.Records) > 0 {
-		h.WriteString(ev.Records[0].TypeName())
-	}
-	h.WriteByte(0)
-	h.WriteString(sm.Syscall)
-	h.WriteByte(0)
-	h.WriteString(sm.Exe)
-	h.WriteByte(0)
-	for _, a := range sm.Argv {
-		h.WriteString(a)
+	str := func(v string) {
+		h.WriteString(v)
 		h.WriteByte(0)
 	}
-	h.WriteByte(1)
-	if sm.UID.Set {
-		var b [4]byte
-		b[0], b[1], b[2], b[3] = byte(sm.UID.Num), byte(sm.UID.Num>>8), byte(sm.UID.Num>>16), byte(sm.UID.Num>>24)
+	id := func(v parser.ID) {
+		var b [6]byte
+		b[0], b[1], b[2], b[3] = byte(v.Num), byte(v.Num>>8), byte(v.Num>>16), byte(v.Num>>24)
+		if v.Set {
+			b[4] = 1
+		}
+		if v.Unset {
+			b[5] = 1
+		}
 		h.Write(b[:])
 	}
-	h.WriteString(sm.Success)
-	h.WriteByte(0)
+	sm := &ev.Summary
+	if len(ev.Records) > 0 {
+		str(ev.Records[0].TypeName())
+	} else {
+		str("")
+	}
+	for _, v := range []string{sm.Syscall, sm.Arch, sm.Success, sm.Exit, sm.Exe, sm.Comm, sm.Cwd, sm.Title,
+		sm.TTY, sm.Terminal, sm.Hostname, sm.Acct, sm.Op} {
+		str(v)
+	}
+	for _, v := range []parser.ID{sm.AUID, sm.UID, sm.EUID, sm.GID} {
+		id(v)
+	}
+	h.WriteByte(1)
+	for _, a := range sm.Argv {
+		str(a)
+	}
+	h.WriteByte(1)
+	for _, p := range sm.Paths {
+		str(p.Name)
+		str(p.Nametype)
+	}
+	h.WriteByte(1)
+	if p := sm.Peer; p != nil {
+		str(p.Family)
+		str(p.Addr)
+		str(strconv.Itoa(p.Port))
+		str(p.Raw)
+	}
+	h.WriteByte(1)
 	for _, k := range sm.Keys {
-		h.WriteString(k)
-		h.WriteByte(0)
+		str(k)
 	}
 	return h.Sum64()
 }
