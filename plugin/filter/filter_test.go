@@ -336,6 +336,28 @@ func TestStageCollapseKeepsApart(t *testing.T) {
 	}
 }
 
+// Events the exemption names pass a rate limit that drops everything else.
+func TestStageRateExempt(t *testing.T) {
+	st := New(Options{RateLimit: 1, RateBurst: 1, RateExempt: func(ev *parser.Event) bool { return ev.Summary.Success == "no" }})
+	shipped, limited := map[string]int{}, 0
+	for k := 0; k < 100; k++ {
+		res := "yes"
+		if k%10 == 5 {
+			res = "no"
+		}
+		_, d := st.Process(mkEvent(uint64(k+1), t0.Add(time.Duration(k)*time.Millisecond), tUserLogin, success(res)), t0, nil)
+		switch d {
+		case Shipped:
+			shipped[res]++
+		case RateLimited:
+			limited++
+		}
+	}
+	if shipped["no"] != 10 || shipped["yes"] != 1 || limited != 89 {
+		t.Fatalf("shipped %v, rate-limited %d; want all 10 exempt events, 1 other, 89 limited", shipped, limited)
+	}
+}
+
 func TestStageCollapseTickLive(t *testing.T) {
 	st := New(Options{CollapseWindow: time.Minute})
 	wall := t0

@@ -19,7 +19,7 @@ type Options struct {
 	// OmitLoaderPaths drops PATH records (and Summary.Paths items) naming the dynamic loader
 	// (ld-linux*.so*, ld-musl-*, ld.so*): every dynamically linked exec has one, and it says nothing.
 	OmitLoaderPaths bool
-	// CollapseWindow > 0 collapses identical events (same exe, argv, uid, result, keys): the
+	// CollapseWindow > 0 collapses identical events (see fingerprint): the
 	// first is shipped at once; repeats within the window are counted and shipped as one event
 	// carrying Repeats when the window closes. A steady repeat costs one entry per window.
 	CollapseWindow time.Duration
@@ -29,6 +29,10 @@ type Options struct {
 	// dropped and reported, never silently.
 	RateLimit float64
 	RateBurst int
+	// RateExempt, when set, names the events the rate limit never drops (the plugin: severity
+	// WARNING and above), so a flood of cheap events cannot push a denial or a failed login
+	// out. They use a token when one is left, so they still count against the budget.
+	RateExempt func(*parser.Event) bool
 	// ReportInterval is how often a Report of filtered, collapsed and rate-limited events is
 	// emitted (only when something was held back). Default one minute.
 	ReportInterval time.Duration
@@ -193,7 +197,7 @@ func (s *Stage) Process(ev *parser.Event, now time.Time, out []Out) ([]Out, Deci
 	}
 	// The limit runs on event time: a backlog replayed after an outage is limited as it
 	// happened, not as one burst.
-	if s.limiter != nil && !s.limiter.AllowN(ev.Key.Time(), 1) {
+	if s.limiter != nil && !s.limiter.AllowN(ev.Key.Time(), 1) && (s.o.RateExempt == nil || !s.o.RateExempt(ev)) {
 		count(&s.report.RateLimited, ev)
 		return out, RateLimited
 	}

@@ -366,6 +366,38 @@ func TestRateLimitReported(t *testing.T) {
 	}
 }
 
+// A flood of cheap events cannot push security-relevant ones out: events of severity WARNING
+// and above (here failed logins) are never rate-limited.
+func TestRateLimitSparesWarnings(t *testing.T) {
+	var lines []string
+	for k := 0; k < 100; k++ {
+		at := genBase.Add(time.Duration(k) * 10 * time.Millisecond)
+		lines = append(lines, execLines(at, uint64(500+k), proc{"/usr/bin/true", "true", "exec", 1000, 0, 0}, "true", fmt.Sprint(k))...)
+		if k%10 == 0 {
+			lines = append(lines, fmt.Sprintf(`type=USER_LOGIN msg=audit(%d.%03d:%d): pid=77 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="root" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.%d terminal=ssh res=failed'`,
+				at.Unix(), at.Nanosecond()/1e6+5, 900+k, k))
+		}
+	}
+	srv := startServer(t)
+	i, _ := newInstance(t, srv, "Rate_Limit", "10", "Rate_Burst", "20")
+	if out := i.Flush(lineChunk(flbchunk.Options{V2: true}, recordTime, lines), "audit"); out != delivery.OK {
+		t.Fatalf("flush %v", out)
+	}
+	closeNow(t, i)
+	logins := 0
+	for _, e := range srv.Accepted() {
+		if strings.Contains(e.Labels["types"], "USER_LOGIN") {
+			if e.Severity < ltype.LogSeverity_WARNING {
+				t.Errorf("failed login at severity %v", e.Severity)
+			}
+			logins++
+		}
+	}
+	if c := i.Counters(); logins != 10 || c.RateLimited < 60 {
+		t.Fatalf("%d of 10 failed logins shipped; counters %+v (the execs must still be limited)", logins, c)
+	}
+}
+
 // Reports are emitted on the ticker every Report_Interval, not only at exit.
 func TestReportOnTicker(t *testing.T) {
 	srv := startServer(t)

@@ -63,6 +63,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	ltype "google.golang.org/genproto/googleapis/logging/type"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -243,6 +244,7 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opt
 			CollapseWindow:  cfg.CollapseWindow,
 			RateLimit:       cfg.RateLimit,
 			RateBurst:       cfg.RateBurst,
+			RateExempt:      func(ev *parser.Event) bool { return entry.SeverityOf(ev) >= ltype.LogSeverity_WARNING },
 			ReportInterval:  cfg.ReportInterval,
 		}),
 		unparsedSeed:      maphash.MakeSeed(),
