@@ -365,22 +365,26 @@ func TestShippedConfigs(t *testing.T) {
 			if !isOn(s.get(t, svc, "http_server")) || !isOn(s.get(t, svc, "health_check")) {
 				t.Error("HTTP_Server and Health_Check must be On for the probes")
 			}
-			for name, p := range map[string]*corev1.Probe{"liveness": s.fb.LivenessProbe, "readiness": s.fb.ReadinessProbe} {
-				if p == nil || p.HTTPGet == nil {
-					t.Errorf("%s probe is not an HTTP probe", name)
-					continue
-				}
+			if p := s.fb.LivenessProbe; p == nil || p.HTTPGet == nil {
+				t.Error("liveness probe is not an HTTP probe")
+			} else {
 				if p.HTTPGet.Port.String() != port {
-					t.Errorf("%s probe port %s, fluent-bit listens on %s", name, p.HTTPGet.Port.String(), port)
+					t.Errorf("liveness probe port %s, fluent-bit listens on %s", p.HTTPGet.Port.String(), port)
 				}
 				if listen == "127.0.0.1" && (p.HTTPGet.Host != "127.0.0.1" || !s.ds.Spec.Template.Spec.HostNetwork) {
-					t.Errorf("%s probe: fluent-bit listens on 127.0.0.1, reachable by the kubelet only with hostNetwork and host 127.0.0.1", name)
+					t.Error("liveness probe: fluent-bit listens on 127.0.0.1, reachable by the kubelet only with hostNetwork and host 127.0.0.1")
 				}
 			}
-			if p := s.fb.ReadinessProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path != "/api/v1/health" {
-				t.Errorf("readiness probe path %q, want the health endpoint /api/v1/health", p.HTTPGet.Path)
-			}
 			metricsPort := s.checkPluginConfig(t, out, port)
+			// Readiness is the plugin's /healthz on its metrics listener, which binds ${POD_IP}:
+			// the kubelet probes the pod's IP when the probe names no host.
+			if p := s.fb.ReadinessProbe; p == nil || p.HTTPGet == nil {
+				t.Error("readiness probe is not an HTTP probe")
+			} else if p.HTTPGet.Path != "/healthz" || p.HTTPGet.Host != "" || metricsPort == "" ||
+				(p.HTTPGet.Port.String() != "metrics" && p.HTTPGet.Port.String() != metricsPort) {
+				t.Errorf("readiness probe %s %s:%s, want the plugin's /healthz on the metrics port %s (Metrics_Listen), no host",
+					p.HTTPGet.Path, p.HTTPGet.Host, p.HTTPGet.Port.String(), metricsPort)
+			}
 			for _, cp := range s.fb.Ports {
 				want, what := port, "fluent-bit listens on"
 				if cp.Name == "metrics" {

@@ -57,6 +57,10 @@ type Metrics struct {
 	EventsInFlight            prometheus.Gauge
 	EntriesPending            prometheus.Gauge
 
+	// Health, when set before Serve, answers /healthz for this instance: nil when it is
+	// delivering, else why not.
+	Health func() error
+
 	reg *prometheus.Registry
 }
 
@@ -190,7 +194,35 @@ func (l *listener) Gather() ([]*dto.MetricFamily, error) {
 	return gs.Gather()
 }
 
-// Serve exposes m at http://addr/metrics. Instances that name the same address share one
+// healthz answers 200 "ok" when every instance on this listener is delivering, else 503 with
+// one line per instance that is not (a readiness probe: a pod that cannot write to Cloud
+// Logging turns unready, which shows in kubectl and stops a rollout).
+func (l *listener) healthz(w http.ResponseWriter, _ *http.Request) {
+	l.mu.Lock()
+	var checks []func() error
+	for m := range l.gatherer {
+		if m.Health != nil {
+			checks = append(checks, m.Health)
+		}
+	}
+	l.mu.Unlock()
+	var bad []string
+	for _, c := range checks {
+		if err := c(); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, strings.Join(bad, "\n"))
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// Serve exposes m at http://addr/metrics and its Health at http://addr/healthz. Instances that name the same address share one
 // listener. The returned release stops serving m (and closes the listener with its last user).
 func Serve(addr string, m *Metrics) (bound net.Addr, release func(), err error) {
 	mu.Lock()
@@ -204,12 +236,13 @@ func Serve(addr string, m *Metrics) (bound net.Addr, release func(), err error) 
 		l = &listener{addr: ln.Addr(), gatherer: map[*Metrics]struct{}{}}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(l, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+		mux.HandleFunc("/healthz", l.healthz)
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
 				http.NotFound(w, r)
 				return
 			}
-			fmt.Fprintln(w, "auditd_cloud_logging metrics: /metrics")
+			fmt.Fprintln(w, "auditd_cloud_logging metrics: /metrics, health: /healthz")
 		})
 		l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {

@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
@@ -116,4 +118,46 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// /healthz is 503 when any instance on the listener reports a problem, naming each, and 200
+// "ok" when none does (an instance without Health counts as healthy).
+func TestHealthzAcrossInstances(t *testing.T) {
+	a, b, c := New("a"), New("b"), New("c")
+	var bErr error
+	var mu sync.Mutex
+	a.Health = func() error { return nil }
+	b.Health = func() error { mu.Lock(); defer mu.Unlock(); return bErr }
+	addr, release, err := Serve("127.0.0.1:0", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for _, m := range []*Metrics{b, c} {
+		listeners["x"] = listeners["127.0.0.1:0"]
+		_, rel, err := Serve("127.0.0.1:0", m)
+		delete(listeners, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rel()
+	}
+	get := func() (int, string) {
+		resp, err := http.Get("http://" + addr.String() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(); code != 200 || body != "ok\n" {
+		t.Fatalf("all healthy: %d %q", code, body)
+	}
+	mu.Lock()
+	bErr = errors.New("b: the last 5 writes failed")
+	mu.Unlock()
+	if code, body := get(); code != 503 || body != "b: the last 5 writes failed\n" {
+		t.Fatalf("b unhealthy: %d %q", code, body)
+	}
 }

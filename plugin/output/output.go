@@ -95,6 +95,10 @@ const (
 	minBackoff, maxBackoff   = time.Second, 30 * time.Second
 )
 
+// UnhealthyAfter is how many writes in a row must fail (IAM, quota, an outage) before Health
+// reports the instance as not delivering; the next successful write clears it.
+const UnhealthyAfter = 5
+
 // Counters is a snapshot of one instance's counts, read from its metrics (the only place they
 // are kept) under the instance's lock, so the numbers are consistent with each other.
 type Counters struct {
@@ -180,6 +184,8 @@ type Instance struct {
 	flushing     int
 	nextTry      time.Time // the ticker's next write attempt after a failure
 	backoff      time.Duration
+	failedWrites int   // writes in a row that left entries unsent (Health)
+	lastWriteErr error // the last one's error
 	lastPressure time.Time
 	dupUnparsed  uint64 // duplicate unparsed inputs of the chunk being decoded
 
@@ -261,6 +267,7 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opt
 		o(i)
 	}
 	i.m = metrics.New(i.name)
+	i.m.Health = i.Health
 	if cfg.MetricsListen != "" {
 		addr, release, err := metrics.Serve(cfg.MetricsListen, i.m)
 		if err != nil {
@@ -276,6 +283,20 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opt
 	}
 	go i.run(min(max(quiet/2, minTick), maxTick))
 	return i, nil
+}
+
+// Health is nil while the instance delivers, and says why not once UnhealthyAfter writes in a
+// row have failed (served at /healthz with Metrics_Listen, for the readiness probe: fluent-bit's
+// own health endpoint cannot see it, because the plugin answers RETRY, never ERROR, to keep
+// every chunk).
+func (i *Instance) Health() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.failedWrites < UnhealthyAfter {
+		return nil
+	}
+	return fmt.Errorf("%s: the last %d writes to Cloud Logging failed (%v); %d entries queued, chunks kept by fluent-bit",
+		i.name, i.failedWrites, i.lastWriteErr, len(i.pending))
 }
 
 // Metrics returns the instance's metrics (for tests and the demo's estimates).
@@ -667,6 +688,7 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	if len(res.Unsent) == 0 {
 		i.backoff = 0
 		i.nextTry = time.Time{}
+		i.failedWrites, i.lastWriteErr = 0, nil
 		// Every entry is sent or dropped (and logged above): their memory is reused. (After
 		// a Retry the few sent ones are left to the GC rather than sorted out.)
 		i.builder.Release(batch)
@@ -679,6 +701,8 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	i.pendingSizes = append(unsentSizes, i.pendingSizes...)
 	i.pendingBytes += unsentBytes
 	i.m.WriteFailures.Inc()
+	i.failedWrites++
+	i.lastWriteErr = res.Err
 	i.backoff = min(max(i.backoff*2, minBackoff), maxBackoff)
 	i.nextTry = i.now().Add(i.backoff)
 	level := LevelWarn

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -554,5 +556,49 @@ func TestFlushKeepsNoChunkBytes(t *testing.T) {
 		if g := got[id]; !proto.Equal(g, w) {
 			t.Fatalf("entry %s changed when its chunk was overwritten after Flush:\n%v\nwant\n%v", id, g, w)
 		}
+	}
+}
+
+// /healthz on the metrics listener turns 503 after UnhealthyAfter failed writes in a row, with
+// the reason, and 200 again after a write succeeds: the readiness probe sees what fluent-bit's
+// own health endpoint cannot (the plugin answers RETRY, never ERROR).
+func TestHealthzFollowsWrites(t *testing.T) {
+	srv := startServer(t)
+	i, _ := newInstance(t, srv, "Metrics_Listen", "127.0.0.1:0")
+	url := "http://" + i.MetricsAddr().String() + "/healthz"
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("fresh instance: %d %q", code, body)
+	}
+	denied := status.Error(codes.PermissionDenied, "fake: logging.logEntries.create denied")
+	srv.FailNext(denied, denied, denied, denied, denied)
+	data := lineChunk(flbchunk.Options{V2: true}, recordTime, corpus(t, "audit.log")[:30])
+	for k := 1; k <= UnhealthyAfter; k++ {
+		if out := i.Flush(data, "audit"); out != delivery.Retry {
+			t.Fatalf("flush %d: %v, want RETRY", k, out)
+		}
+		code, body := get()
+		if k < UnhealthyAfter && code != http.StatusOK {
+			t.Fatalf("after %d failed writes: %d %q, want still ok", k, code, body)
+		}
+		if k == UnhealthyAfter && (code != http.StatusServiceUnavailable || !strings.Contains(body, "the last 5 writes to Cloud Logging failed") ||
+			!strings.Contains(body, "PermissionDenied")) {
+			t.Fatalf("after %d failed writes: %d %q, want 503 with the reason", k, code, body)
+		}
+	}
+	if out := i.Flush(data, "audit"); out != delivery.OK {
+		t.Fatalf("flush after the faults: %v", out)
+	}
+	if code, body := get(); code != http.StatusOK {
+		t.Fatalf("after a successful write: %d %q", code, body)
 	}
 }
