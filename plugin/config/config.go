@@ -334,10 +334,13 @@ func parseFilters(get func(string) string, c *Config) error {
 		return err
 	}
 	if v := get("Metrics_Listen"); v != "" {
-		if err := checkListen(v); err != nil {
+		if err := checkListen(bracketIPv6(v)); err != nil {
+			if ke, ok := err.(*KeyError); ok {
+				ke.Value = v // as written
+			}
 			return err
 		}
-		c.MetricsListen = v
+		c.MetricsListen = bracketIPv6(v)
 	}
 	if c.LogSummaryInterval, err = parseOptionalDuration(get, "Log_Summary_Interval", DefaultLogSummary, MinLogSummary, MaxLogSummary); err != nil {
 		return err
@@ -358,6 +361,20 @@ func parseOptionalDuration(get func(string) string, key string, def, min, max ti
 		ke.Allowed = fmt.Sprintf("want 0 or off, or a duration from %v to %v, such as 1m", min, max)
 	}
 	return d, err
+}
+
+// bracketIPv6 writes "fd00::7:2025" as "[fd00::7]:2025": the shipped configuration says
+// ${POD_IP}:2025, and on an IPv6 node the pod IP is an address with colons of its own. Only an
+// unbracketed value whose part before the last colon is an IPv6 address changes.
+func bracketIPv6(v string) string {
+	i := strings.LastIndexByte(v, ':')
+	if i <= 0 || strings.HasPrefix(v, "[") {
+		return v
+	}
+	if ip := net.ParseIP(v[:i]); ip != nil && strings.Contains(v[:i], ":") {
+		return "[" + v[:i] + "]" + v[i:]
+	}
+	return v
 }
 
 // checkListen validates Metrics_Listen: host:port, where an empty host means every address

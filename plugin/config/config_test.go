@@ -163,6 +163,12 @@ func TestParseGood(t *testing.T) {
 		{"Metrics_Listen", "0.0.0.0:2025", func(c Config) bool { return c.MetricsListen == "0.0.0.0:2025" }},
 		{"Metrics_Listen", ":2025", func(c Config) bool { return c.MetricsListen == ":2025" }},
 		{"Metrics_Listen", "[::1]:0", func(c Config) bool { return c.MetricsListen == "[::1]:0" }},
+		// ${POD_IP}:2025 on an IPv6 node: the address is bracketed
+		{"Metrics_Listen", "fd00:10:20::7:2025", func(c Config) bool { return c.MetricsListen == "[fd00:10:20::7]:2025" }},
+		{"Metrics_Listen", "::1:0", func(c Config) bool { return c.MetricsListen == "[::1]:0" }},
+		{"Metrics_Listen", "::ffff:10.0.0.7:2025", func(c Config) bool {
+			return c.MetricsListen == "::ffff:10.0.0.7:2025" || c.MetricsListen == "[::ffff:10.0.0.7]:2025"
+		}},
 		{"Log_Summary_Interval", "0", func(c Config) bool { return c.LogSummaryInterval == 0 }},
 		{"Log_Summary_Interval", "off", func(c Config) bool { return c.LogSummaryInterval == 0 }},
 		{"Log_Summary_Interval", "5m", func(c Config) bool { return c.LogSummaryInterval == 5*time.Minute }},
@@ -295,6 +301,9 @@ func TestParseBad(t *testing.T) {
 		{"Metrics_Listen", "localhost:http", nil},
 		{"Metrics_Listen", "127.0.0.1:65536", nil},
 		{"Metrics_Listen", "http://127.0.0.1:2025", nil},
+		{"Metrics_Listen", "fd00::7", nil},       // no port: "fd00:" is not an address
+		{"Metrics_Listen", "fd00::7:99999", nil}, // bracketed, then the port is out of range
+		{"Metrics_Listen", "[fd00::7]2025", nil},
 		{"Log_Summary_Interval", "500ms", nil},
 		{"Log_Summary_Interval", "25h", nil},
 		{"Log_Summary_Interval", "often", nil},

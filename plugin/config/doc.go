@@ -37,7 +37,7 @@
 //	Rate_Limit            0 (off)                                   events per second, 0 to 1e6 (fractions allowed)
 //	Rate_Burst            Rate_Limit rounded up                     1 to 10000000; needs Rate_Limit
 //	Report_Interval       1m                                        10s to 1h: how often held-back events are reported in an entry
-//	Metrics_Listen        unset (off)                               host:port of the Prometheus /metrics listener (port 0-65535)
+//	Metrics_Listen        unset (off)                               host:port of the /metrics and /healthz listener (port 0-65535; IPv6 host may be unbracketed)
 //	Log_Summary_Interval  1m                                        0/off or 1s to 24h: counters summarised in fluent-bit's log
 //
 // Why these limits: Max_Request_Bytes is capped by the API's request limit and floored so
