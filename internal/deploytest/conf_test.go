@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -8,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gke-audit/auditd-cloud-logging/internal/flbchunk"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/chunk"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/flbconf"
 )
@@ -33,7 +37,8 @@ var knownKeys = map[string][]string{
 		"buffer_chunk_size", "buffer_max_size", "skip_long_lines", "skip_empty_lines", "path_key",
 		"offset_key", "key", "inotify_watcher", "ignore_older", "storage.type",
 		"storage.pause_on_chunks_overlimit", "mem_buf_limit", "threaded"},
-	"plugins": {"path"},
+	"plugins":                {"path"},
+	"filter:record_modifier": {"name", "match", "match_regex", "alias", "log_level", "allowlist_key", "whitelist_key", "remove_key", "record", "uuid_key"},
 }
 
 func inList(key string, list []string) bool {
@@ -319,6 +324,7 @@ func TestShippedConfigs(t *testing.T) {
 				if f := in.All("systemd_filter"); len(f) != 1 || f[0] != "_TRANSPORT=audit" {
 					t.Errorf("Systemd_Filter %q, want only _TRANSPORT=audit", f)
 				}
+				s.checkJournalAllowlist(t, in)
 			case "tail":
 				if inPath != "/var/log/audit/audit.log" {
 					t.Errorf("tail path %q", inPath)
@@ -464,5 +470,74 @@ func TestConfFilesParse(t *testing.T) {
 				t.Errorf("%s is not copied into the image by the Dockerfile", name)
 			}
 		}
+	}
+}
+
+// checkJournalAllowlist: the journal input's record_modifier keeps only some fields before the
+// buffer. Every corpus record, with the fields journald adds that the corpus capture left out,
+// must decode to the same plugin input with the filter as without it, and the filter must
+// actually drop those extra fields.
+func (s *shippedConfig) checkJournalAllowlist(t *testing.T, in *flbconf.Section) {
+	t.Helper()
+	tag := s.get(t, in, "tag")
+	var keep []string
+	for _, f := range s.cfg.SectionsNamed("FILTER") {
+		name, _ := f.Get("name")
+		if !strings.EqualFold(name, "record_modifier") {
+			continue
+		}
+		checkSectionKeys(t, f, func(k string) bool { return inList(k, knownKeys["filter:record_modifier"]) }, "allowlist_key")
+		if m, _ := f.Get("match"); m != tag {
+			t.Errorf("%s:%d: record_modifier Match %q, want the journal input's tag %q", f.File, f.Line, m, tag)
+		}
+		keep = append(keep, f.All("allowlist_key")...)
+	}
+	if len(keep) == 0 {
+		t.Fatal("no record_modifier Allowlist_key for the journal input")
+	}
+	kept := map[string]bool{}
+	for _, k := range keep {
+		kept[k] = true
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "parser", "testdata", "corpus", "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := flbchunk.NewWriter(flbchunk.Options{V2: true, Bin: true, Map32: true})
+	filtered := flbchunk.NewWriter(flbchunk.Options{V2: true, Bin: true, Map32: true})
+	dropped := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		ts, fields, err := flbchunk.JournalJSON([]byte(line), time.Unix(1795635275, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What journald adds beside the corpus's fields (journald-audit.c maps every field of the
+		// message, and in_systemd passes trusted fields on).
+		fields = append(fields, flbchunk.F("_AUDIT_FIELD_ARCH", "c000003e"), flbchunk.F("_PID", "4242"),
+			flbchunk.F("_COMM", "curl"), flbchunk.F("_MACHINE_ID", "0123456789abcdef0123456789abcdef"))
+		full.Record(ts, fields)
+		var only []flbchunk.Field
+		for _, f := range fields {
+			if kept[f.Key] {
+				only = append(only, f)
+			} else {
+				dropped++
+			}
+		}
+		filtered.Record(ts, only)
+	}
+	decode := func(b []byte) []string {
+		var out []string
+		chunk.Decode(b, func(ts time.Time, in chunk.Input) {
+			out = append(out, fmt.Sprintf("%v %d %q %+v", ts.UnixNano(), in.Kind, in.Node, in.Journal))
+		})
+		return out
+	}
+	a, b := decode(full.Bytes()), decode(filtered.Bytes())
+	if len(a) == 0 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("the journal allowlist changes what the plugin decodes (%d records without it, %d with it)", len(a), len(b))
+	}
+	if dropped < 4*len(a) {
+		t.Errorf("the allowlist dropped %d fields of %d records, want at least the 4 added to each", dropped, len(a))
 	}
 }
