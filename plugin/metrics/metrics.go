@@ -20,6 +20,10 @@ import (
 
 const namespace = "auditd_cloud_logging"
 
+// instanceLabel names the plugin instance on every series. Not "instance": Prometheus sets that
+// to the scrape target and would rename ours to exported_instance.
+const instanceLabel = "plugin_instance"
+
 // Metrics are one instance's counters: the only place its counts are kept (the output
 // instance increments them under its own lock and reads them back for its Counters snapshot).
 //
@@ -66,7 +70,7 @@ type Metrics struct {
 
 // New creates the counters of one instance, labelled instance=name.
 func New(name string) *Metrics {
-	labels := prometheus.Labels{"instance": name}
+	labels := prometheus.Labels{instanceLabel: name}
 	c := func(n, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: n, Help: help, ConstLabels: labels})
 	}
@@ -127,7 +131,7 @@ func (m *Metrics) Values() map[string]float64 {
 		for _, mt := range mf.GetMetric() {
 			key := name
 			for _, lp := range mt.GetLabel() {
-				if lp.GetName() != "instance" {
+				if lp.GetName() != instanceLabel {
 					key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
 				}
 			}

@@ -66,18 +66,18 @@ func TestServeScrapeTwoInstances(t *testing.T) {
 	}
 	got := scrape(t, "http://"+addr.String()+"/metrics")
 	in := got["auditd_cloud_logging_records_in_total"]
-	if len(in) != 2 || !contains(in, "instance=cos 7") || !contains(in, "instance=tail 3") {
+	if len(in) != 2 || !contains(in, "plugin_instance=cos 7") || !contains(in, "plugin_instance=tail 3") {
 		t.Fatalf("records_in: %v", in)
 	}
-	if rej := got["auditd_cloud_logging_entries_rejected_total"]; !contains(rej, "instance=cos,reason=InvalidArgument 2") {
+	if rej := got["auditd_cloud_logging_entries_rejected_total"]; !contains(rej, "plugin_instance=cos,reason=InvalidArgument 2") {
 		t.Fatalf("rejected: %v", rej)
 	}
-	if g := got["auditd_cloud_logging_events_in_flight"]; !contains(g, "instance=tail 4") {
+	if g := got["auditd_cloud_logging_events_in_flight"]; !contains(g, "plugin_instance=tail 4") {
 		t.Fatalf("in flight: %v", g)
 	}
 	releaseA()
 	got = scrape(t, "http://"+addr.String()+"/metrics")
-	if in := got["auditd_cloud_logging_records_in_total"]; len(in) != 1 || !contains(in, "instance=tail 3") {
+	if in := got["auditd_cloud_logging_records_in_total"]; len(in) != 1 || !contains(in, "plugin_instance=tail 3") {
 		t.Fatalf("after release of cos: %v", in)
 	}
 	releaseB()

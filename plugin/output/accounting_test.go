@@ -232,7 +232,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("%s missing from the scrape", name)
 			continue
 		}
-		if got[`instance="auditd_cloud_logging"`] != v {
+		if got[`plugin_instance="auditd_cloud_logging"`] != v {
 			t.Errorf("%s = %v on the endpoint, %v in Counters", name, got, v)
 		}
 	}
