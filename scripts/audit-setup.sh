@@ -56,6 +56,7 @@ BUNDLED_RULES=${BUNDLED_RULES:-$SCRIPT_DIR/rules/auditd-cloud-logging.rules}
 AUDIT_LOCK=${AUDIT_LOCK:-false}
 AUDIT_SETUP_TIMEOUT=${AUDIT_SETUP_TIMEOUT:-60}
 AUDIT_REQUIRE_RECEIVER=${AUDIT_REQUIRE_RECEIVER:-true}
+ON_COS=false
 COS_UNIT=cloud-audit-setup
 
 NODE=${NODE_NAME:-}
@@ -172,7 +173,11 @@ report_state() {
 	2) state="enabled and locked until reboot (enabled 2)" ;;
 	*) state="enabled $ENABLED" ;;
 	esac
-	say "kernel audit is $state, $RULE_COUNT rules loaded, receiver pid ${RECEIVER_PID:-unknown}"
+	receiver="receiver pid ${RECEIVER_PID:-unknown}"
+	if [ "$ON_COS" = true ] && [ "${RECEIVER_PID:-0}" = 0 ]; then
+		receiver="records read by journald (multicast, no receiver pid)"
+	fi
+	say "kernel audit is $state, $RULE_COUNT rules loaded, $receiver"
 }
 
 report_locked() {
@@ -294,7 +299,11 @@ setup_with_file() {
 		say "setup: nothing changed (rules locked); $what was not loaded"
 		exit 0
 	fi
-	if [ "${RECEIVER_PID:-0}" = 0 ]; then
+	if [ "${RECEIVER_PID:-0}" = 0 ] && [ "$ON_COS" = true ]; then
+		# journald reads the kernel's audit multicast group and never registers as the audit
+		# pid: on COS, pid 0 is the normal state, not a missing receiver.
+		say "COS: journald reads audit records from the kernel's multicast group (auditctl -s shows pid 0)"
+	elif [ "${RECEIVER_PID:-0}" = 0 ]; then
 		if [ "$AUDIT_REQUIRE_RECEIVER" = true ]; then
 			fail 7 "no process receives audit records (auditctl -s: pid 0): they would reach only the kernel log, never /var/log/audit/audit.log or the journal; start auditd on the node (systemctl enable --now auditd), or set AUDIT_REQUIRE_RECEIVER=false"
 		fi
@@ -307,7 +316,7 @@ setup_with_file() {
 	fi
 	say "loaded $LOADED rules, $PRESENT were already loaded, $SKIPPED lines skipped"
 	if [ "$ENABLED" = 0 ]; then
-		if [ "${RECEIVER_PID:-0}" = 0 ]; then
+		if [ "${RECEIVER_PID:-0}" = 0 ] && [ "$ON_COS" != true ]; then
 			# With nobody reading, the kernel would print every record to its log and make
 			# processes wait on a full backlog; auditd turns auditing on itself when it starts.
 			say "left kernel auditing off (enabled 0): nothing receives records yet; auditd enables it when it starts"
@@ -402,6 +411,7 @@ main() {
 	[ -d "${HOST_ROOT:-/}" ] || fail 3 "host root ${HOST_ROOT:-/} is not mounted (mount the node's / there)"
 	osr=$(host_os_release) || fail 3 "no readable os-release under ${HOST_ROOT:-/}/etc or /usr/lib; is the node's / mounted at ${HOST_ROOT:-/}?"
 	os_id=$(os_release_value "$osr" ID)
+	[ "$os_id" = cos ] && ON_COS=true
 	os_ver=$(os_release_value "$osr" VERSION_ID)
 	say "mode $MODE on ${os_id:-unknown OS}${os_ver:+ $os_ver}"
 

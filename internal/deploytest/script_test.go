@@ -292,10 +292,11 @@ func TestScriptCOSStartsUnitAndWaits(t *testing.T) {
 	t.Parallel()
 	h := newFakeHost(t, "cos")
 	h.setState("enabled", "1")
+	h.setState("pid", "0") // journald reads the multicast group and registers no pid
 	h.setState("active_seq", "activating\nactivating\nactive")
 	r := h.run()
 	h.want(r, 0, "mode setup on cos 1", "started cloud-audit-setup", "cloud-audit-setup is active",
-		"locked until reboot (enabled 2), 2 rules loaded", "setup done")
+		"locked until reboot (enabled 2), 2 rules loaded, records read by journald (multicast, no receiver pid)", "setup done")
 	if n := h.called("systemctl start cloud-audit-setup"); n != 1 {
 		t.Errorf("systemctl start called %d times, want 1", n)
 	}
@@ -486,6 +487,10 @@ func TestScriptCustomRules(t *testing.T) {
 	for _, osID := range []string{"ubuntu", "cos"} {
 		t.Run(osID, func(t *testing.T) {
 			h := newFakeHost(t, osID)
+			if osID == "cos" {
+				// As on a COS node: journald reads the multicast group, auditctl -s shows pid 0.
+				h.setState("pid", "0")
+			}
 			custom := filepath.Join(t.TempDir(), "audit.rules")
 			must(t, os.WriteFile(custom, []byte("# mine\n-a always,exit -F arch=b64 -S openat -F exit=-EACCES -k denied   # trailing comment\n\n-e 2\n"), 0o644))
 			h.env["AUDIT_RULES_FILE"] = custom
@@ -500,7 +505,26 @@ func TestScriptCustomRules(t *testing.T) {
 			if h.called("systemctl") != 0 {
 				t.Error("custom rules on COS still started cloud-audit-setup")
 			}
+			if osID == "cos" && !strings.Contains(r.stdout, "journald reads audit records from the kernel's multicast group") {
+				t.Errorf("COS with pid 0 not explained: %q", r.stdout)
+			}
 		})
+	}
+}
+
+// On COS, pid 0 is journald reading the multicast group, not a missing receiver: custom rules
+// load and auditing is turned on if it was off, whatever AUDIT_REQUIRE_RECEIVER says.
+func TestScriptCOSCustomRulesWithoutReceiverPid(t *testing.T) {
+	t.Parallel()
+	h := newFakeHost(t, "cos")
+	h.setState("pid", "0")
+	h.setState("enabled", "0")
+	custom := filepath.Join(t.TempDir(), "audit.rules")
+	must(t, os.WriteFile(custom, []byte("-a always,exit -F arch=b64 -S execve -k mine\n"), 0o644))
+	h.env["AUDIT_RULES_FILE"] = custom
+	h.want(h.run(), 0, "loaded 1 rules", "enabled kernel auditing (it was off)", "records read by journald")
+	if h.enabled() != "1" || len(h.rules()) != 1 {
+		t.Errorf("enabled=%s rules=%q", h.enabled(), h.rules())
 	}
 }
 
