@@ -2,6 +2,7 @@ package output
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +12,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gke-audit/auditd-cloud-logging/internal/flbchunk"
+	"github.com/gke-audit/auditd-cloud-logging/parser"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/config"
 	"github.com/gke-audit/auditd-cloud-logging/plugin/delivery"
+	"github.com/gke-audit/auditd-cloud-logging/plugin/output/fakelogging"
 )
 
 // sleepLine is a SYSCALL with no PROCTITLE or EOE: only time or Close completes its event.
@@ -424,14 +427,21 @@ func TestPanicInFlushFreesTheLock(t *testing.T) {
 		}
 	}
 	data := w.Bytes()
-	func() {
-		defer func() {
-			if r := recover(); r != "injected" {
-				t.Fatalf("recovered %v, want the injected panic", r)
-			}
-		}()
+	// In a goroutine: with the lock leaked, the unwinding itself would block (Flush's deferred
+	// bookkeeping takes the lock), and the test must fail in seconds, not at go test's timeout.
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
 		i.Flush(data, "audit")
 	}()
+	select {
+	case r := <-recovered:
+		if r != "injected" {
+			t.Fatalf("recovered %v, want the injected panic", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panicking flush never returned: its unwinding is blocked on the instance lock")
+	}
 	done := make(chan Counters)
 	go func() { done <- i.Counters() }()
 	select {
@@ -476,5 +486,93 @@ func TestPanicInTickRecovered(t *testing.T) {
 	}
 	if c := i.Counters(); c.Written == 0 {
 		t.Fatalf("the background round stopped after the panic: %+v", c)
+	}
+}
+
+// A panic while building one drained event (a bug) does not lose the events drained with it:
+// the assembler has already handed them over, and a replay of their chunk would be taken for
+// duplicates. The broken event goes out as an unparsed input carrying its records' text.
+func TestPanicBuildingOneEventSalvages(t *testing.T) {
+	srv := startServer(t)
+	i, l := newInstance(t, srv)
+	var lines []string
+	for k := 0; k < 20; k++ {
+		lines = append(lines, execLines(genBase.Add(time.Duration(k)*time.Millisecond), uint64(700+k),
+			proc{"/usr/bin/true", "true", "exec", 1000, 0, 0}, "true", fmt.Sprint(k))...)
+	}
+	i.mu.Lock()
+	i.beforeBuild = func(it parser.Item) {
+		if it.Event != nil && it.Event.Key.Serial == 703 {
+			panic("injected build failure")
+		}
+	}
+	i.mu.Unlock()
+	if out := i.Flush(lineChunk(flbchunk.Options{V2: true}, recordTime, lines), "audit"); out != delivery.OK {
+		t.Fatalf("flush %v", out)
+	}
+	closeNow(t, i)
+	serials, _, other := sent(t, srv)
+	if len(serials) != 19 || other != 1 {
+		t.Fatalf("%d events and %d other entries shipped, want the 19 others and 1 salvage entry", len(serials), other)
+	}
+	var salvage *fakelogging.Entry
+	for _, e := range srv.Accepted() {
+		if e.Labels["kind"] == "unparsed" {
+			salvage = &e
+		}
+	}
+	if salvage == nil || !strings.Contains(fmt.Sprint(salvage.Payload), "injected build failure") || !strings.Contains(fmt.Sprint(salvage.Payload), ":703)") {
+		t.Fatalf("salvage entry %+v", salvage)
+	}
+	if got := l.find("panic while building an entry"); len(got) != 1 {
+		t.Fatalf("panic not logged once: %v", l.lines)
+	}
+}
+
+// panicOnceWriter panics in its first Write, as a bug in the writer would.
+type panicOnceWriter struct {
+	delivery.Writer
+	once sync.Once
+}
+
+func (w *panicOnceWriter) Write(ctx context.Context, es []*loggingpb.LogEntry) delivery.Result {
+	w.once.Do(func() { panic("injected writer failure") })
+	return w.Writer.Write(ctx, es)
+}
+
+// A panic in the writer puts its batch back in the queue, as a failed write does, instead of
+// losing it with every counter silent; the next write sends it.
+func TestPanicInWriterKeepsTheBatch(t *testing.T) {
+	srv := startServer(t)
+	cfg, err := config.Parse(config.MapGetter{"Project_ID": "p", "Cluster_Name": "c", "Cluster_Location": "l", "Node_Name": "n",
+		"Endpoint": srv.Addr, "Insecure": "on", "Event_Quiet": "20s", "Event_Timeout": "60s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw, err := delivery.NewCloudWriter(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := New(cfg, &panicOnceWriter{Writer: cw}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close(context.Background())
+	data := lineChunk(flbchunk.Options{V2: true}, recordTime, corpus(t, "audit.log")[:60])
+	func() {
+		defer func() {
+			if r := recover(); r != "injected writer failure" {
+				t.Fatalf("recovered %v", r)
+			}
+		}()
+		i.Flush(data, "audit")
+	}()
+	queued := i.Counters().Pending
+	if queued == 0 {
+		t.Fatal("the batch the writer panicked on is not queued again")
+	}
+	closeNow(t, i)
+	if c := i.Counters(); uint64(len(srv.Accepted())) != c.Entries || c.Written != c.Entries || c.Written < uint64(queued) {
+		t.Fatalf("accepted %d, counters %+v (queued after the panic: %d)", len(srv.Accepted()), c, queued)
 	}
 }

@@ -54,6 +54,7 @@ package output
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"net"
@@ -201,6 +202,8 @@ type Instance struct {
 	beforeDecode func()
 	// onTick, when set (tests only), runs at the start of each background round, under mu.
 	onTick func()
+	// beforeBuild, when set (tests only), runs before each drained item is filtered and built.
+	beforeBuild func(parser.Item)
 
 	stop chan struct{}
 	done chan struct{}
@@ -286,7 +289,7 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opt
 }
 
 // Health is nil while the instance delivers, and says why not once UnhealthyAfter writes in a
-// row have failed (served at /healthz with Metrics_Listen, for the readiness probe: fluent-bit's
+// row have delivered nothing (failed, or every entry refused) (served at /healthz with Metrics_Listen, for the readiness probe: fluent-bit's
 // own health endpoint cannot see it, because the plugin answers RETRY, never ERROR, to keep
 // every chunk).
 func (i *Instance) Health() error {
@@ -295,7 +298,7 @@ func (i *Instance) Health() error {
 	if i.failedWrites < UnhealthyAfter {
 		return nil
 	}
-	return fmt.Errorf("%s: the last %d writes to Cloud Logging failed (%v); %d entries queued, chunks kept by fluent-bit",
+	return fmt.Errorf("%s: the last %d writes to Cloud Logging delivered nothing (%v); %d entries queued",
 		i.name, i.failedWrites, i.lastWriteErr, len(i.pending))
 }
 
@@ -528,16 +531,64 @@ func (i *Instance) drainLocked(now time.Time) {
 func (i *Instance) queueItemsLocked(now time.Time) {
 	for k, it := range i.items {
 		i.items[k] = parser.Item{} // let the item go once its entry exists
-		switch {
-		case it.Kind == parser.ItemEvent && it.Event != nil:
-			i.filterLocked(it.Event, now)
-		case it.Kind == parser.ItemLost && it.Lost != nil:
-			i.logf(LevelWarn, fmt.Sprintf("audit events lost before reaching the plugin: serials %d..%d (%d) of node %q boot %q",
-				it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID))
-			i.queueLocked(it)
-		default:
-			i.queueLocked(it)
+		i.queueItemLocked(it, now)
+	}
+}
+
+// queueItemLocked filters and queues one item. A panic here (a bug in the filters or the
+// builder) must not lose the items after it: the assembler has handed them over, and a replay
+// of their chunk would be taken for duplicates. The item goes out as an unparsed input instead
+// (salvage), and the loop goes on.
+func (i *Instance) queueItemLocked(it parser.Item, now time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			i.salvageLocked(it, r)
 		}
+	}()
+	if i.beforeBuild != nil {
+		i.beforeBuild(it)
+	}
+	switch {
+	case it.Kind == parser.ItemEvent && it.Event != nil:
+		i.filterLocked(it.Event, now)
+	case it.Kind == parser.ItemLost && it.Lost != nil:
+		i.logf(LevelWarn, fmt.Sprintf("audit events lost before reaching the plugin: serials %d..%d (%d) of node %q boot %q",
+			it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID))
+		i.queueLocked(it)
+	default:
+		i.queueLocked(it)
+	}
+}
+
+// salvageLocked ships an item whose entry could not be built (r is the panic) as an unparsed
+// input: its records' text, and the panic as the reason. If even that fails, the item is logged
+// and counted as rejected.
+func (i *Instance) salvageLocked(it parser.Item, r any) {
+	i.logf(LevelError, fmt.Sprintf("panic while building an entry (a bug; the item is shipped as an unparsed input instead): %v\n%s", r, debug.Stack()))
+	u := &parser.Unparsed{Node: i.cfg.NodeName, Time: i.now(), Reason: fmt.Sprintf("internal error while building this item's entry: %v", r)}
+	switch {
+	case it.Event != nil:
+		var b strings.Builder
+		for k := range it.Event.Records {
+			if k > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(it.Event.Records[k].Text)
+		}
+		u.Text, u.Time = strings.ToValidUTF8(b.String(), "\uFFFD"), it.Event.Key.Time()
+	case it.Unparsed != nil:
+		u.Text, u.Time = it.Unparsed.Text, it.Unparsed.Time
+	case it.Lost != nil:
+		u.Text = fmt.Sprintf("audit events lost: serials %d..%d (%d) of node %q boot %q", it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID)
+	}
+	defer func() {
+		if r2 := recover(); r2 != nil {
+			i.m.EntriesRejected.WithLabelValues("InternalError").Inc()
+			i.logf(LevelError, fmt.Sprintf("panic again while building the salvage entry, item dropped: %v", r2))
+		}
+	}()
+	if e := i.builder.Build(parser.Item{Kind: parser.ItemUnparsed, Unparsed: u}); e != nil {
+		i.pushLocked(e, sizeEstimate(e))
 	}
 }
 
@@ -600,6 +651,11 @@ func (i *Instance) doneWithLocked(ev *parser.Event) {
 }
 
 func (i *Instance) queueLocked(it parser.Item) {
+	defer func() {
+		if r := recover(); r != nil {
+			i.salvageLocked(it, r)
+		}
+	}()
 	if e := i.builder.Build(it); e != nil {
 		i.pushLocked(e, sizeEstimate(e))
 	}
@@ -670,7 +726,24 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 		return delivery.OK
 	}
 
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// The writer panicked (a bug): its batch goes back in front of the queue, as after a
+		// failed write, instead of being lost with every counter silent. The panic goes on.
+		i.mu.Lock()
+		defer i.mu.Unlock()
+		i.pending = append(batch, i.pending...)
+		i.pendingSizes = append(sizes, i.pendingSizes...)
+		i.pendingBytes += bytes
+		i.writing = 0
+		i.failedWrites++
+		i.lastWriteErr = errors.New("the writer panicked")
+	}()
 	res := i.w.Write(ctx, batch)
+	returned = true
 
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -685,10 +758,21 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	if res.Outcome == delivery.Drop {
 		i.logf(LevelError, fmt.Sprintf("write refused for good, %d entries dropped: %v", len(res.Rejected), res.Err))
 	}
+	// Health: a write that delivered something clears the streak; one that delivered nothing
+	// (every entry refused for good, say NotFound for a bad log name) extends it like a
+	// failure, although its entries are not retried.
+	if res.Written > 0 {
+		i.failedWrites, i.lastWriteErr = 0, nil
+	} else if len(res.Rejected) > 0 || res.Outcome == delivery.Drop {
+		i.failedWrites++
+		i.lastWriteErr = res.Err
+		if i.lastWriteErr == nil {
+			i.lastWriteErr = fmt.Errorf("all %d entries refused: %s", len(res.Rejected), res.Rejected[0].Reason)
+		}
+	}
 	if len(res.Unsent) == 0 {
 		i.backoff = 0
 		i.nextTry = time.Time{}
-		i.failedWrites, i.lastWriteErr = 0, nil
 		// Every entry is sent or dropped (and logged above): their memory is reused. (After
 		// a Retry the few sent ones are left to the GC rather than sorted out.)
 		i.builder.Release(batch)
@@ -701,8 +785,10 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	i.pendingSizes = append(unsentSizes, i.pendingSizes...)
 	i.pendingBytes += unsentBytes
 	i.m.WriteFailures.Inc()
-	i.failedWrites++
-	i.lastWriteErr = res.Err
+	if res.Written == 0 && len(res.Rejected) == 0 {
+		i.failedWrites++
+		i.lastWriteErr = res.Err
+	}
 	i.backoff = min(max(i.backoff*2, minBackoff), maxBackoff)
 	i.nextTry = i.now().Add(i.backoff)
 	level := LevelWarn

@@ -590,7 +590,7 @@ func TestHealthzFollowsWrites(t *testing.T) {
 		if k < UnhealthyAfter && code != http.StatusOK {
 			t.Fatalf("after %d failed writes: %d %q, want still ok", k, code, body)
 		}
-		if k == UnhealthyAfter && (code != http.StatusServiceUnavailable || !strings.Contains(body, "the last 5 writes to Cloud Logging failed") ||
+		if k == UnhealthyAfter && (code != http.StatusServiceUnavailable || !strings.Contains(body, "the last 5 writes to Cloud Logging delivered nothing") ||
 			!strings.Contains(body, "PermissionDenied")) {
 			t.Fatalf("after %d failed writes: %d %q, want 503 with the reason", k, code, body)
 		}
@@ -600,5 +600,30 @@ func TestHealthzFollowsWrites(t *testing.T) {
 	}
 	if code, body := get(); code != http.StatusOK {
 		t.Fatalf("after a successful write: %d %q", code, body)
+	}
+}
+
+// Writes that deliver nothing because every entry is refused for good (a wrong log name or
+// project: NotFound) count for health like failed ones, although fluent-bit is answered OK and
+// nothing is retried: a pod dropping everything must not report ready.
+func TestHealthzCountsWritesRefusedForGood(t *testing.T) {
+	srv := startServer(t)
+	i, _ := newInstance(t, srv)
+	lines := corpus(t, "audit.log")
+	gone := status.Error(codes.NotFound, "fake: log bucket gone")
+	srv.FailNext(gone, gone, gone, gone, gone)
+	for k := 0; k < UnhealthyAfter; k++ {
+		if out := i.Flush(lineChunk(flbchunk.Options{V2: true}, recordTime, lines[k*20:(k+1)*20]), "audit"); out != delivery.OK {
+			t.Fatalf("flush %d: %v (refused for good is not retried)", k, out)
+		}
+	}
+	if err := i.Health(); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("health after %d writes refused for good: %v", UnhealthyAfter, err)
+	}
+	if out := i.Flush(lineChunk(flbchunk.Options{V2: true}, recordTime, lines[200:220]), "audit"); out != delivery.OK {
+		t.Fatalf("flush %v", out)
+	}
+	if err := i.Health(); err != nil {
+		t.Fatalf("health after a delivered write: %v", err)
 	}
 }
