@@ -304,24 +304,30 @@ func TestStageCollapseKeepsApart(t *testing.T) {
 	}
 	set := func(f func(*parser.Summary)) evOpt { return func(e *parser.Event) { f(&e.Summary) } }
 	for name, opt := range map[string]evOpt{
-		"peer address":  peer("inet", "10.0.0.2", 443),
-		"peer port":     peer("inet", "10.0.0.1", 80),
-		"path":          set(func(sm *parser.Summary) { sm.Paths = []parser.PathItem{{Name: "/etc/shadow"}} }),
-		"auid":          auid(1001, "bob"),
-		"euid":          set(func(sm *parser.Summary) { sm.EUID = parser.ID{Num: 1, Set: true} }),
-		"gid":           set(func(sm *parser.Summary) { sm.GID = parser.ID{Num: 5, Set: true} }),
-		"exit":          set(func(sm *parser.Summary) { sm.Exit = "-13" }),
-		"cwd":           set(func(sm *parser.Summary) { sm.Cwd = "/tmp" }),
-		"tty":           set(func(sm *parser.Summary) { sm.TTY = "pts1" }),
-		"login host":    set(func(sm *parser.Summary) { sm.Hostname = "203.0.113.9" }),
-		"account":       set(func(sm *parser.Summary) { sm.Acct = "root" }),
-		"terminal":      set(func(sm *parser.Summary) { sm.Terminal = "ssh" }),
-		"operation":     set(func(sm *parser.Summary) { sm.Op = "PAM:authentication" }),
-		"argv":          argv("curl", "http://x"),
-		"rule key":      keys("egress"),
-		"result":        success("yes"),
-		"arch":          set(func(sm *parser.Summary) { sm.Arch = "i386" }),
-		"unset vs zero": set(func(sm *parser.Summary) { sm.AUID = parser.ID{Num: 0, Set: false} }),
+		"peer address": peer("inet", "10.0.0.2", 443),
+		"peer port":    peer("inet", "10.0.0.1", 80),
+		"path":         set(func(sm *parser.Summary) { sm.Paths = []parser.PathItem{{Name: "/etc/shadow"}} }),
+		"auid":         auid(1001, "bob"),
+		"euid":         set(func(sm *parser.Summary) { sm.EUID = parser.ID{Num: 1, Set: true} }),
+		"gid":          set(func(sm *parser.Summary) { sm.GID = parser.ID{Num: 5, Set: true} }),
+		"exit":         set(func(sm *parser.Summary) { sm.Exit = "-13" }),
+		"cwd":          set(func(sm *parser.Summary) { sm.Cwd = "/tmp" }),
+		"tty":          set(func(sm *parser.Summary) { sm.TTY = "pts1" }),
+		"login host":   set(func(sm *parser.Summary) { sm.Hostname = "203.0.113.9" }),
+		"account":      set(func(sm *parser.Summary) { sm.Acct = "root" }),
+		"terminal":     set(func(sm *parser.Summary) { sm.Terminal = "ssh" }),
+		"operation":    set(func(sm *parser.Summary) { sm.Op = "PAM:authentication" }),
+		"argv":         argv("curl", "http://x"),
+		"rule key":     keys("egress"),
+		"result":       success("yes"),
+		"arch":         set(func(sm *parser.Summary) { sm.Arch = "i386" }),
+		"auid unset":   set(func(sm *parser.Summary) { sm.AUID = parser.ID{Num: 1000, Name: "alice", Set: true, Unset: true} }),
+		"auid not set": set(func(sm *parser.Summary) { sm.AUID = parser.ID{Num: 1000, Name: "alice"} }),
+		"title":        set(func(sm *parser.Summary) { sm.Title = "curl http://y" }),
+		"comm":         comm("curl2"),
+		"nametype":     set(func(sm *parser.Summary) { sm.Paths = []parser.PathItem{{Name: "/etc/hosts", Nametype: "DELETE"}} }),
+		"argc":         set(func(sm *parser.Summary) { sm.Argc = 9 }),
+		"argv cut":     set(func(sm *parser.Summary) { sm.ArgvMarker = &parser.Truncation{Args: 3, Bytes: 70000} }),
 	} {
 		st := New(Options{CollapseWindow: time.Minute})
 		if _, d := st.Process(base(1), t0, nil); d != Shipped {
@@ -333,6 +339,14 @@ func TestStageCollapseKeepsApart(t *testing.T) {
 		if _, d := st.Process(base(3), t0, nil); d != Collapsed {
 			t.Errorf("%s case: an event differing only in pid, ppid and session was not collapsed (%v)", name, d)
 		}
+	}
+	// A decoded peer's raw sockaddr may differ in its padding between identical connects.
+	st := New(Options{CollapseWindow: time.Minute})
+	a, b := base(1), base(2)
+	a.Summary.Peer.Raw, b.Summary.Peer.Raw = "02000050c0a8000100000000deadbeef", "02000050c0a800010000000000000000"
+	st.Process(a, t0, nil)
+	if _, d := st.Process(b, t0, nil); d != Collapsed {
+		t.Errorf("connects to the same decoded peer with different padding were kept apart (%v)", d)
 	}
 }
 
@@ -355,6 +369,19 @@ func TestStageRateExempt(t *testing.T) {
 	}
 	if shipped["no"] != 10 || shipped["yes"] != 1 || limited != 89 {
 		t.Fatalf("shipped %v, rate-limited %d; want all 10 exempt events, 1 other, 89 limited", shipped, limited)
+	}
+	// A flood of exempt events (anyone can make processes dump core) is bounded by their own
+	// limit, ExemptFactor times the shared one.
+	st = New(Options{RateLimit: 1, RateBurst: 1, RateExempt: func(*parser.Event) bool { return true }})
+	n := 0
+	for k := 0; k < 1000; k++ {
+		if _, d := st.Process(mkEvent(uint64(k+1), t0.Add(time.Duration(k)*time.Millisecond), tAVC), t0, nil); d == Shipped {
+			n++
+		}
+	}
+	// 1 s of event time: the shared burst (1) and rate (1/s), then the exempt burst (10) and rate (10/s).
+	if n < 15 || n > 25 {
+		t.Fatalf("%d of 1000 exempt events in 1 s shipped, want about 22", n)
 	}
 }
 

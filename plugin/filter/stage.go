@@ -29,9 +29,11 @@ type Options struct {
 	// dropped and reported, never silently.
 	RateLimit float64
 	RateBurst int
-	// RateExempt, when set, names the events the rate limit never drops (the plugin: severity
+	// RateExempt, when set, names the events the rate limit spares (the plugin: severity
 	// WARNING and above), so a flood of cheap events cannot push a denial or a failed login
-	// out. They use a token when one is left, so they still count against the budget.
+	// out. They use a token when one is left; past the limit they have their own, ten times
+	// larger (ExemptFactor), so a flood of them (any process can dump core: ANOM_ABEND) is
+	// still bounded.
 	RateExempt func(*parser.Event) bool
 	// ReportInterval is how often a Report of filtered, collapsed and rate-limited events is
 	// emitted (only when something was held back). Default one minute.
@@ -120,6 +122,7 @@ type Stage struct {
 	seed     maphash.Seed
 	groups   map[uint64]*group
 	limiter  *rate.Limiter
+	exempt   *rate.Limiter // RateExempt's own, past limiter
 	report   Report
 	reportAt time.Time
 }
@@ -142,9 +145,14 @@ func New(o Options) *Stage {
 			}
 		}
 		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
+		s.exempt = rate.NewLimiter(rate.Limit(o.RateLimit*ExemptFactor), burst*ExemptFactor)
 	}
 	return s
 }
+
+// ExemptFactor: the events RateExempt names get their own limit, this many times Rate_Limit
+// (and Rate_Burst), once the shared one is used up.
+const ExemptFactor = 10
 
 // Active reports whether the stage can hold anything back or change events.
 func (s *Stage) Active() bool {
@@ -197,7 +205,8 @@ func (s *Stage) Process(ev *parser.Event, now time.Time, out []Out) ([]Out, Deci
 	}
 	// The limit runs on event time: a backlog replayed after an outage is limited as it
 	// happened, not as one burst.
-	if s.limiter != nil && !s.limiter.AllowN(ev.Key.Time(), 1) && (s.o.RateExempt == nil || !s.o.RateExempt(ev)) {
+	if t := ev.Key.Time(); s.limiter != nil && !s.limiter.AllowN(t, 1) &&
+		(s.o.RateExempt == nil || !s.o.RateExempt(ev) || !s.exempt.AllowN(t, 1)) {
 		count(&s.report.RateLimited, ev)
 		return out, RateLimited
 	}
@@ -277,7 +286,8 @@ func (s *Stage) emitReport(now time.Time, out []Out) []Out {
 
 // fingerprint hashes what makes two events "the same" for collapsing: everything the summary
 // says about who did what to which object, with what result — all but the process and session
-// ids and the time, which differ between the runs of one cron job. Two connects to different
+// ids and the time (record-level fields the summary does not lift, such as suid or a path's
+// inode, are not compared), which differ between the runs of one cron job. Two connects to different
 // peers, opens of different files or logins from different hosts stay apart: a repeat count
 // must never stand for events an investigator would want to tell apart.
 func (s *Stage) fingerprint(ev *parser.Event) uint64 {
@@ -315,6 +325,12 @@ func (s *Stage) fingerprint(ev *parser.Event) uint64 {
 	for _, a := range sm.Argv {
 		str(a)
 	}
+	// Arguments past Argv_Max_Bytes are not in Argv: argc and what was cut tell such runs apart.
+	str(strconv.Itoa(sm.Argc))
+	if m := sm.ArgvMarker; m != nil {
+		str(strconv.Itoa(m.Args))
+		str(strconv.Itoa(m.Bytes))
+	}
 	h.WriteByte(1)
 	for _, p := range sm.Paths {
 		str(p.Name)
@@ -325,7 +341,11 @@ func (s *Stage) fingerprint(ev *parser.Event) uint64 {
 		str(p.Family)
 		str(p.Addr)
 		str(strconv.Itoa(p.Port))
-		str(p.Raw)
+		if p.Addr == "" {
+			// Only for an address not decoded: a decoded sockaddr's raw bytes may differ in
+			// padding (sin_zero, the tail of sun_path) between identical connects.
+			str(p.Raw)
+		}
 	}
 	h.WriteByte(1)
 	for _, k := range sm.Keys {

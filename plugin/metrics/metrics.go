@@ -68,7 +68,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 }
 
-// New creates the counters of one instance, labelled instance=name.
+// New creates the counters of one instance, labelled plugin_instance=name.
 func New(name string) *Metrics {
 	labels := prometheus.Labels{instanceLabel: name}
 	c := func(n, help string) prometheus.Counter {
@@ -175,7 +175,7 @@ func (m *Metrics) Summary() string {
 }
 
 // listeners are shared per address so that several [OUTPUT] instances with the same
-// Metrics_Listen serve one page, each with its own instance label.
+// Metrics_Listen serve one page, each with its own plugin_instance label.
 var (
 	mu        sync.Mutex
 	listeners = map[string]*listener{}

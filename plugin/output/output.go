@@ -136,7 +136,7 @@ type Counters struct {
 // Option configures New.
 type Option func(*Instance)
 
-// WithName sets the instance's name: the instance label of its metrics. Instances sharing a
+// WithName sets the instance's name: the plugin_instance label of its metrics. Instances sharing a
 // Metrics_Listen address need distinct names. The default is "auditd_cloud_logging".
 func WithName(name string) Option { return func(i *Instance) { i.name = name } }
 
