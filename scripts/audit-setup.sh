@@ -31,9 +31,11 @@
 #   BUNDLED_RULES           bundled rules (default <script dir>/rules/auditd-cloud-logging.rules)
 #   AUDIT_LOCK              true | false (default false)
 #   AUDIT_SETUP_TIMEOUT     seconds to wait for cloud-audit-setup to become active (default 60)
-#   AUDIT_REQUIRE_RECEIVER  true | false (default true): on a non-COS node, refuse to load rules when
-#                           no process (auditd, journald) receives audit records, because the
-#                           records would then only reach the kernel log and never the log file
+#   AUDIT_REQUIRE_RECEIVER  true | false (default true): refuse to load rules when nothing receives
+#                           audit records (auditctl -s pid 0; on COS, where journald reads them
+#                           without a pid, its systemd-journald-audit.socket not active), because
+#                           the records would then only reach the kernel log, never the log file
+#                           or the journal's audit transport
 #
 # Exit codes (also in docs/deploy.md):
 #   0  done, or nothing to do (already set up, already locked, nothing to remove)
@@ -42,7 +44,7 @@
 #   4  a host tool is missing: auditctl (any node) or systemctl (COS)
 #   5  COS: cloud-audit-setup failed or did not become active within $AUDIT_SETUP_TIMEOUT seconds
 #   6  auditctl failed: status query, or a rule was rejected / could not be removed
-#   7  no process receives audit records (non-COS, AUDIT_REQUIRE_RECEIVER=true)
+#   7  nothing receives audit records (AUDIT_REQUIRE_RECEIVER=true)
 #   8  disable: the rules are locked until reboot; the node must be recreated
 
 set -u
@@ -299,10 +301,15 @@ setup_with_file() {
 		say "setup: nothing changed (rules locked); $what was not loaded"
 		exit 0
 	fi
-	if [ "${RECEIVER_PID:-0}" = 0 ] && [ "$ON_COS" = true ]; then
+	if [ "${RECEIVER_PID:-0}" = 0 ] && [ "$ON_COS" = true ] && journald_reads_audit; then
 		# journald reads the kernel's audit multicast group and never registers as the audit
-		# pid: on COS, pid 0 is the normal state, not a missing receiver.
+		# pid: on COS, pid 0 with its audit socket active is the normal state.
 		say "COS: journald reads audit records from the kernel's multicast group (auditctl -s shows pid 0)"
+	elif [ "${RECEIVER_PID:-0}" = 0 ] && [ "$ON_COS" = true ]; then
+		if [ "$AUDIT_REQUIRE_RECEIVER" = true ]; then
+			fail 7 "COS: systemd-journald-audit.socket is not active, so journald does not read audit records: they would reach only the kernel log, which the shipped input does not read; start it on the node (systemctl start systemd-journald-audit.socket), or set AUDIT_REQUIRE_RECEIVER=false"
+		fi
+		say "warning: journald's audit socket is not active (pid 0); loading anyway because AUDIT_REQUIRE_RECEIVER=false"
 	elif [ "${RECEIVER_PID:-0}" = 0 ]; then
 		if [ "$AUDIT_REQUIRE_RECEIVER" = true ]; then
 			fail 7 "no process receives audit records (auditctl -s: pid 0): they would reach only the kernel log, never /var/log/audit/audit.log or the journal; start auditd on the node (systemctl enable --now auditd), or set AUDIT_REQUIRE_RECEIVER=false"
@@ -331,6 +338,13 @@ setup_with_file() {
 	fi
 	report_state
 	say "setup done"
+}
+
+# journald_reads_audit: whether the host's systemd-journald-audit.socket is active (journald
+# then reads the kernel's audit multicast group, as on every COS release).
+journald_reads_audit() {
+	sc=$(find_host_tool systemctl) || return 1
+	on_host "$sc" is-active systemd-journald-audit.socket >/dev/null 2>&1
 }
 
 setup_cos() {

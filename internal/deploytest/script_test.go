@@ -90,6 +90,12 @@ start)
 	echo 2 >"$S/enabled"
 	;;
 is-active)
+	if [ "$2" = systemd-journald-audit.socket ]; then
+		st=$(cat "$S/journald_audit" 2>/dev/null || echo active)
+		echo "$st"
+		[ "$st" = active ]
+		exit $?
+	fi
 	# Answers come from active_seq, one line per call; the last line repeats.
 	n=$(wc -l <"$S/active_seq")
 	st=$(head -n 1 "$S/active_seq")
@@ -502,7 +508,7 @@ func TestScriptCustomRules(t *testing.T) {
 			if h.called("auditctl -e 2") != 0 {
 				t.Error("locked without AUDIT_LOCK=true")
 			}
-			if h.called("systemctl") != 0 {
+			if h.called("systemctl start") != 0 {
 				t.Error("custom rules on COS still started cloud-audit-setup")
 			}
 			if osID == "cos" && !strings.Contains(r.stdout, "journald reads audit records from the kernel's multicast group") {
@@ -526,6 +532,24 @@ func TestScriptCOSCustomRulesWithoutReceiverPid(t *testing.T) {
 	if h.enabled() != "1" || len(h.rules()) != 1 {
 		t.Errorf("enabled=%s rules=%q", h.enabled(), h.rules())
 	}
+}
+
+// On COS with journald's audit socket stopped, nothing reads the records: custom rules are
+// refused (exit 7) unless AUDIT_REQUIRE_RECEIVER=false, as on other nodes without auditd.
+func TestScriptCOSWithoutJournaldAudit(t *testing.T) {
+	t.Parallel()
+	h := newFakeHost(t, "cos")
+	h.setState("pid", "0")
+	h.setState("journald_audit", "inactive")
+	custom := filepath.Join(t.TempDir(), "audit.rules")
+	must(t, os.WriteFile(custom, []byte("-a always,exit -F arch=b64 -S execve -k mine\n"), 0o644))
+	h.env["AUDIT_RULES_FILE"] = custom
+	h.want(h.run(), 7, "systemd-journald-audit.socket is not active", "systemctl start systemd-journald-audit.socket")
+	if len(h.rules()) != 0 {
+		t.Errorf("rules loaded with nothing reading them: %q", h.rules())
+	}
+	h.env["AUDIT_REQUIRE_RECEIVER"] = "false"
+	h.want(h.run(), 0, "loading anyway because AUDIT_REQUIRE_RECEIVER=false", "loaded 1 rules")
 }
 
 func TestScriptLockWhenAsked(t *testing.T) {
