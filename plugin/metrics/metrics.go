@@ -226,8 +226,9 @@ func (l *listener) healthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// Serve exposes m at http://addr/metrics and its Health at http://addr/healthz. Instances that name the same address share one
-// listener. The returned release stops serving m (and closes the listener with its last user).
+// Serve exposes m at http://addr/metrics and its Health at http://addr/healthz. Instances that
+// name the same address share one listener. The returned release stops serving m (and closes
+// the listener with its last user).
 func Serve(addr string, m *Metrics) (bound net.Addr, release func(), err error) {
 	mu.Lock()
 	defer mu.Unlock()

@@ -96,8 +96,9 @@ const (
 	minBackoff, maxBackoff   = time.Second, 30 * time.Second
 )
 
-// UnhealthyAfter is how many writes in a row must fail (IAM, quota, an outage) before Health
-// reports the instance as not delivering; the next successful write clears it.
+// UnhealthyAfter is how many writes in a row must deliver nothing (IAM, quota, an outage, every
+// entry refused) before Health reports the instance as not delivering; the next write that
+// delivers anything clears it.
 const UnhealthyAfter = 5
 
 // Counters is a snapshot of one instance's counts, read from its metrics (the only place they
@@ -185,7 +186,7 @@ type Instance struct {
 	flushing     int
 	nextTry      time.Time // the ticker's next write attempt after a failure
 	backoff      time.Duration
-	failedWrites int   // writes in a row that left entries unsent (Health)
+	failedWrites int   // writes in a row that delivered nothing (Health)
 	lastWriteErr error // the last one's error
 	lastPressure time.Time
 	dupUnparsed  uint64 // duplicate unparsed inputs of the chunk being decoded
@@ -289,9 +290,9 @@ func New(cfg config.Config, w delivery.Writer, logf func(level, msg string), opt
 }
 
 // Health is nil while the instance delivers, and says why not once UnhealthyAfter writes in a
-// row have delivered nothing (failed, or every entry refused) (served at /healthz with Metrics_Listen, for the readiness probe: fluent-bit's
-// own health endpoint cannot see it, because the plugin answers RETRY, never ERROR, to keep
-// every chunk).
+// row have delivered nothing. It is served at /healthz with Metrics_Listen, for the readiness
+// probe: fluent-bit's own health endpoint cannot see it, because the plugin answers RETRY, never
+// ERROR, to keep every chunk.
 func (i *Instance) Health() error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -552,12 +553,16 @@ func (i *Instance) queueItemLocked(it parser.Item, now time.Time) {
 	case it.Kind == parser.ItemEvent && it.Event != nil:
 		i.filterLocked(it.Event, now)
 	case it.Kind == parser.ItemLost && it.Lost != nil:
-		i.logf(LevelWarn, fmt.Sprintf("audit events lost before reaching the plugin: serials %d..%d (%d) of node %q boot %q",
-			it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID))
+		i.logf(LevelWarn, "audit events lost before reaching the plugin: "+lostSerials(it.Lost))
 		i.queueLocked(it)
 	default:
 		i.queueLocked(it)
 	}
+}
+
+// lostSerials names a range of lost events for the log and for a salvage entry.
+func lostSerials(l *parser.Lost) string {
+	return fmt.Sprintf("serials %d..%d (%d) of node %q boot %q", l.From, l.To, l.Count, l.Node, l.BootID)
 }
 
 // salvageLocked ships an item whose entry could not be built (r is the panic) as an unparsed
@@ -579,7 +584,7 @@ func (i *Instance) salvageLocked(it parser.Item, r any) {
 	case it.Unparsed != nil:
 		u.Text, u.Time = it.Unparsed.Text, it.Unparsed.Time
 	case it.Lost != nil:
-		u.Text = fmt.Sprintf("audit events lost: serials %d..%d (%d) of node %q boot %q", it.Lost.From, it.Lost.To, it.Lost.Count, it.Lost.Node, it.Lost.BootID)
+		u.Text = "audit events lost: " + lostSerials(it.Lost)
 	}
 	defer func() {
 		if r2 := recover(); r2 != nil {
@@ -759,14 +764,15 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 		i.logf(LevelError, fmt.Sprintf("write refused for good, %d entries dropped: %v", len(res.Rejected), res.Err))
 	}
 	// Health: a write that delivered something clears the streak; one that delivered nothing
-	// (every entry refused for good, say NotFound for a bad log name) extends it like a
-	// failure, although its entries are not retried.
-	if res.Written > 0 {
+	// extends it, whether it failed (its entries are retried) or every entry was refused for
+	// good (say NotFound for a bad log name; nothing is retried).
+	switch {
+	case res.Written > 0:
 		i.failedWrites, i.lastWriteErr = 0, nil
-	} else if len(res.Rejected) > 0 || res.Outcome == delivery.Drop {
+	case len(res.Unsent) > 0 || len(res.Rejected) > 0 || res.Outcome == delivery.Drop:
 		i.failedWrites++
 		i.lastWriteErr = res.Err
-		if i.lastWriteErr == nil {
+		if i.lastWriteErr == nil && len(res.Rejected) > 0 {
 			i.lastWriteErr = fmt.Errorf("all %d entries refused: %s", len(res.Rejected), res.Rejected[0].Reason)
 		}
 	}
@@ -785,10 +791,6 @@ func (i *Instance) writeHeld(ctx context.Context) delivery.Outcome {
 	i.pendingSizes = append(unsentSizes, i.pendingSizes...)
 	i.pendingBytes += unsentBytes
 	i.m.WriteFailures.Inc()
-	if res.Written == 0 && len(res.Rejected) == 0 {
-		i.failedWrites++
-		i.lastWriteErr = res.Err
-	}
 	i.backoff = min(max(i.backoff*2, minBackoff), maxBackoff)
 	i.nextTry = i.now().Add(i.backoff)
 	level := LevelWarn
