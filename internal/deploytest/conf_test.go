@@ -50,15 +50,6 @@ func inList(key string, list []string) bool {
 	return false
 }
 
-func pluginKey(key string) bool {
-	for _, k := range config.Keys {
-		if strings.EqualFold(k, key) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkPluginConfig parses the OUTPUT section's plugin keys as Init would (every ${VAR}
 // replaced by a stand-in value) and checks the metrics listener against the pod: reachable by a
 // scraper, on its own port, declared as a container port and in the scrape annotations. It
@@ -70,7 +61,7 @@ func (s *shippedConfig) checkPluginConfig(t *testing.T, out *flbconf.Section, ht
 	subst := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 	props := config.MapGetter{}
 	for _, p := range out.Props {
-		if !pluginKey(p.Key) {
+		if !config.IsPluginKey(p.Key) {
 			continue
 		}
 		props[p.Key] = subst.ReplaceAllStringFunc(p.Value, func(ref string) string {
@@ -338,7 +329,7 @@ func TestShippedConfigs(t *testing.T) {
 			if got := s.get(t, out, "name"); got != config.PluginName {
 				t.Errorf("OUTPUT Name %q, the plugin registers %q", got, config.PluginName)
 			}
-			checkSectionKeys(t, out, func(k string) bool { return inList(k, config.FluentBitOutputKeys) || pluginKey(k) })
+			checkSectionKeys(t, out, func(k string) bool { return config.IsFluentBitOutputKey(k) || config.IsPluginKey(k) })
 			matchRe := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(s.get(t, out, "match")), `\*`, ".*") + "$")
 			if tag := s.get(t, in, "tag"); !matchRe.MatchString(tag) {
 				t.Errorf("OUTPUT Match %q does not match the input tag %q", s.get(t, out, "match"), tag)

@@ -45,11 +45,11 @@ func (k KeyIssue) String() string {
 func CheckKeys(s *flbconf.Section) []KeyIssue {
 	var out []KeyIssue
 	for _, p := range s.Props {
-		if isPluginKey(p.Key) || isFluentBitOutputKey(p.Key) {
+		if IsPluginKey(p.Key) || IsFluentBitOutputKey(p.Key) {
 			continue
 		}
 		where := fmt.Sprintf("%s:%d", p.File, p.Line)
-		if p.File == "command line" {
+		if p.File == flbconf.CommandLine {
 			where = fmt.Sprintf("command line argument %d", p.Line+1)
 		}
 		suggest, plugin := closestKey(p.Key)
@@ -58,7 +58,8 @@ func CheckKeys(s *flbconf.Section) []KeyIssue {
 	return out
 }
 
-func isPluginKey(k string) bool {
+// IsPluginKey reports whether k is one of Keys, in any case.
+func IsPluginKey(k string) bool {
 	for _, pk := range Keys {
 		if strings.EqualFold(pk, k) {
 			return true
@@ -67,7 +68,8 @@ func isPluginKey(k string) bool {
 	return false
 }
 
-func isFluentBitOutputKey(k string) bool {
+// IsFluentBitOutputKey reports whether fluent-bit reads k itself (FluentBitOutputKeys).
+func IsFluentBitOutputKey(k string) bool {
 	k = strings.ToLower(k)
 	for _, fk := range FluentBitOutputKeys {
 		if k == fk || strings.HasSuffix(fk, ".") && strings.HasPrefix(k, fk) {

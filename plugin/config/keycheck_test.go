@@ -34,7 +34,7 @@ func TestClosestKey(t *testing.T) {
 		"mach":       "match",
 	} {
 		got, plugin := closestKey(key)
-		if got != want || plugin != (want != "" && isPluginKey(want)) {
+		if got != want || plugin != (want != "" && IsPluginKey(want)) {
 			t.Errorf("closestKey(%q) = %q, %v; want %q", key, got, plugin, want)
 		}
 	}

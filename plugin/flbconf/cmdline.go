@@ -10,7 +10,7 @@ import (
 // followed by its -p KEY=VALUE properties).
 type Invocation struct {
 	ConfigFile string
-	Sections   []*Section // Name "input", "filter", "output", ...; File "command line", Line the argument's index
+	Sections   []*Section // Name "input", "filter", "output", ...; File CommandLine, Line the argument's index
 	// Daemon: -d/--daemon, after which fluent-bit changes its working directory to "/" (once the
 	// configuration is read, before the plugins start).
 	Daemon bool
@@ -42,9 +42,15 @@ var longOpts = map[string]bool{
 
 // longToShort: the long options read here, by the short option they stand for.
 var longToShort = map[string]byte{
-	"config": 'c', "input": 'i', "filter": 'F', "output": 'o', "processor": 'r', "custom": 'C',
-	"prop": 'p', "match": 'm', "tag": 't',
+	"config": 'c', "daemon": 'd', "input": 'i', "filter": 'F', "output": 'o', "processor": 'r',
+	"custom": 'C', "prop": 'p', "match": 'm', "tag": 't',
 }
+
+// sectionOf: the options that start a plugin section, and the section each starts.
+var sectionOf = map[byte]string{'i': "input", 'F': "filter", 'o': "output", 'r': "processor", 'C': "custom"}
+
+// CommandLine is the File of the sections and properties given on the command line.
+const CommandLine = "command line"
 
 // ParseCommandLine reads fluent-bit's arguments (without the program name) as its getopt_long
 // loop does: clustered short options ("-vc file"), an option's argument attached ("-cfile",
@@ -60,9 +66,8 @@ func ParseCommandLine(args []string) Invocation {
 		case 'c':
 			inv.ConfigFile = arg
 		case 'i', 'F', 'o', 'r', 'C':
-			name := map[byte]string{'i': "input", 'F': "filter", 'o': "output", 'r': "processor", 'C': "custom"}[opt]
-			cur = &Section{Name: name, File: "command line", Line: at, Groups: map[string][]Property{}}
-			cur.Props = append(cur.Props, Property{Key: "name", Value: cTrim(arg), File: "command line", Line: at})
+			cur = &Section{Name: sectionOf[opt], File: CommandLine, Line: at, Groups: map[string][]Property{}}
+			cur.Props = append(cur.Props, Property{Key: "name", Value: cTrim(arg), File: CommandLine, Line: at})
 			inv.Sections = append(inv.Sections, cur)
 		case 'p', 'm', 't':
 			if cur == nil {
@@ -76,7 +81,7 @@ func ParseCommandLine(args []string) Invocation {
 				}
 			}
 			// flb_cf_section_property_add lower-cases and trims both, as the file reader does.
-			cur.Props = append(cur.Props, Property{Key: asciiLower(cTrim(k)), Value: cTrim(v), File: "command line", Line: at})
+			cur.Props = append(cur.Props, Property{Key: asciiLower(cTrim(k)), Value: cTrim(v), File: CommandLine, Line: at})
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -95,9 +100,7 @@ func ParseCommandLine(args []string) Invocation {
 				i++
 				val = args[i]
 			}
-			if full == "daemon" {
-				apply('d', "", at)
-			} else if opt, read := longToShort[full]; read {
+			if opt, read := longToShort[full]; read {
 				apply(opt, val, at)
 			}
 		case len(a) > 1 && a[0] == '-':
