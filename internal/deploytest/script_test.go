@@ -170,6 +170,15 @@ func (h *fakeHost) hostTool(rel string) {
 	must(h.t, os.WriteFile(filepath.Join(h.root, rel), []byte("#!/bin/false\n"), 0o755))
 }
 
+// useCustomRules writes body as the custom rules file (the audit-rules ConfigMap's audit.rules)
+// and points the script at it; it returns the file's path.
+func (h *fakeHost) useCustomRules(body string) string {
+	custom := filepath.Join(h.t.TempDir(), "audit.rules")
+	must(h.t, os.WriteFile(custom, []byte(body), 0o644))
+	h.env["AUDIT_RULES_FILE"] = custom
+	return custom
+}
+
 func (h *fakeHost) setState(name, content string) {
 	must(h.t, os.WriteFile(filepath.Join(h.state, name), []byte(content+"\n"), 0o644))
 }
@@ -497,9 +506,7 @@ func TestScriptCustomRules(t *testing.T) {
 				// As on a COS node: journald reads the multicast group, auditctl -s shows pid 0.
 				h.setState("pid", "0")
 			}
-			custom := filepath.Join(t.TempDir(), "audit.rules")
-			must(t, os.WriteFile(custom, []byte("# mine\n-a always,exit -F arch=b64 -S openat -F exit=-EACCES -k denied   # trailing comment\n\n-e 2\n"), 0o644))
-			h.env["AUDIT_RULES_FILE"] = custom
+			custom := h.useCustomRules("# mine\n-a always,exit -F arch=b64 -S openat -F exit=-EACCES -k denied   # trailing comment\n\n-e 2\n")
 			r := h.run()
 			h.want(r, 0, "loading custom rules from "+custom, "skipping '-e 2' (lock); set AUDIT_LOCK=true", "loaded 1 rules, 0 were already loaded, 1 lines skipped")
 			if got := h.rules(); len(got) != 1 || got[0] != "-a always,exit -F arch=b64 -S openat -F exit=-EACCES -k denied" {
@@ -525,9 +532,7 @@ func TestScriptCOSCustomRulesWithoutReceiverPid(t *testing.T) {
 	h := newFakeHost(t, "cos")
 	h.setState("pid", "0")
 	h.setState("enabled", "0")
-	custom := filepath.Join(t.TempDir(), "audit.rules")
-	must(t, os.WriteFile(custom, []byte("-a always,exit -F arch=b64 -S execve -k mine\n"), 0o644))
-	h.env["AUDIT_RULES_FILE"] = custom
+	h.useCustomRules("-a always,exit -F arch=b64 -S execve -k mine\n")
 	h.want(h.run(), 0, "loaded 1 rules", "enabled kernel auditing (it was off)", "records read by journald")
 	if h.enabled() != "1" || len(h.rules()) != 1 {
 		t.Errorf("enabled=%s rules=%q", h.enabled(), h.rules())
@@ -541,9 +546,7 @@ func TestScriptCOSWithoutJournaldAudit(t *testing.T) {
 	h := newFakeHost(t, "cos")
 	h.setState("pid", "0")
 	h.setState("journald_audit", "inactive")
-	custom := filepath.Join(t.TempDir(), "audit.rules")
-	must(t, os.WriteFile(custom, []byte("-a always,exit -F arch=b64 -S execve -k mine\n"), 0o644))
-	h.env["AUDIT_RULES_FILE"] = custom
+	h.useCustomRules("-a always,exit -F arch=b64 -S execve -k mine\n")
 	h.want(h.run(), 7, "systemd-journald-audit.socket is not active", "systemctl start systemd-journald-audit.socket")
 	if len(h.rules()) != 0 {
 		t.Errorf("rules loaded with nothing reading them: %q", h.rules())
@@ -634,9 +637,7 @@ func TestScriptBadInput(t *testing.T) {
 	})
 	t.Run("custom rules without rules", func(t *testing.T) {
 		h := newFakeHost(t, "ubuntu")
-		custom := filepath.Join(t.TempDir(), "audit.rules")
-		must(t, os.WriteFile(custom, []byte("# only a comment\n"), 0o644))
-		h.env["AUDIT_RULES_FILE"] = custom
+		h.useCustomRules("# only a comment\n")
 		h.want(h.run(), 2, "has no auditctl lines")
 	})
 	t.Run("status query fails", func(t *testing.T) {
